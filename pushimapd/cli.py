@@ -1,0 +1,137 @@
+"""``pushimapd``: the administration commands of ../shared/spec/CLI.md.
+
+    pushimapd user add|passwd|del NAME | user list
+    pushimapd deliver NAME [--folder FOLDER] < message
+    pushimapd push list [NAME]
+
+They use the same --maildir-root/--db defaults as the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from .auth import UserDirectory, UserError
+from .db import open_database
+from .sample import ensure_sample_users, resolve_paths
+
+
+class CommandFailed(Exception):
+    pass
+
+
+def _read_password(prompt: str = "Password: ") -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Again: ") != first:
+            raise CommandFailed("passwords do not match")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise CommandFailed("no password on standard input")
+    return line.rstrip("\r\n")
+
+
+def _open(args) -> tuple[str, UserDirectory]:
+    root, db_path, is_sample = resolve_paths(args.maildir_root, getattr(args, "db", None))
+    open_database(db_path)
+    users = UserDirectory()
+    if is_sample:
+        ensure_sample_users(users)
+    return root, users
+
+
+def cmd_user(args) -> None:
+    root, users = _open(args)
+    try:
+        if args.action == "list":
+            for name in users.names():
+                print(name)
+        elif args.action == "add":
+            password = _read_password()
+            if not password:
+                raise CommandFailed("empty password")
+            users.add(args.name, password)
+            from .storage.maildir.account import MailStore
+
+            MailStore(root).account(args.name)  # creates the Maildir if missing
+            print(f"user {args.name} added, Maildir {os.path.join(root, args.name)}")
+        elif args.action == "passwd":
+            if not users.exists(args.name):
+                raise CommandFailed(f"no such user {args.name}")
+            users.set_password(args.name, _read_password("New password: "))
+            print(f"password of {args.name} changed")
+        elif args.action == "del":
+            users.delete(args.name)
+            print(f"user {args.name} deleted (the Maildir was left in place)")
+    except UserError as e:
+        raise CommandFailed(str(e)) from None
+
+
+def cmd_deliver(args) -> None:
+    from .deliver import DeliveryError, deliver
+
+    root, users = _open(args)
+    if not users.exists(args.name):
+        raise CommandFailed(f"no such user {args.name}")
+    data = sys.stdin.buffer.read()
+    try:
+        path = deliver(root, args.name, args.folder, data)
+    except DeliveryError as e:
+        raise CommandFailed(str(e)) from None
+    print(f"delivered {len(data)} bytes to {path}")
+
+
+def cmd_push(args) -> None:
+    from .push.admin import print_push_list
+
+    root, users = _open(args)
+    if args.name and not users.exists(args.name):
+        raise CommandFailed(f"no such user {args.name}")
+    print_push_list(args.name)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--maildir-root", help="directory with one Maildir++ per user (default: the sample copy)")
+    common.add_argument("--db", help="sqlite database (default: .pushimapd.sqlite in the maildir root)")
+    parser = argparse.ArgumentParser(prog="pushimapd", description="Administer a pushimapd server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    user = sub.add_parser("user", help="add, change, delete or list users")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    for action in ("add", "passwd", "del"):
+        p = user_sub.add_parser(action, parents=[common])
+        p.add_argument("name")
+        p.set_defaults(func=cmd_user)
+    p = user_sub.add_parser("list", parents=[common])
+    p.set_defaults(func=cmd_user, name=None)
+    deliver = sub.add_parser("deliver", parents=[common], help="deliver a message from stdin as an MTA would")
+    deliver.add_argument("name")
+    deliver.add_argument("--folder", default="INBOX")
+    deliver.set_defaults(func=cmd_deliver)
+    push = sub.add_parser("push", help="inspect push registrations")
+    push_sub = push.add_subparsers(dest="action", required=True)
+    p = push_sub.add_parser("list", parents=[common])
+    p.add_argument("name", nargs="?")
+    p.set_defaults(func=cmd_push)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except CommandFailed as e:
+        print(f"pushimapd: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"pushimapd: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""COPY, UID COPY, MOVE and UID MOVE (RFC 6851), with COPYUID (RFC 4315)."""
+
+from __future__ import annotations
+
+from ..core.dispatch import BAD, NO, OK, SELECT_ONLY, command
+from ..storage.maildir.account import MailboxError
+from .fetch import InvalidSet, resolve_set
+from .mailboxes import mailbox_name
+
+
+def uid_set_text(uids: list[int]) -> str:
+    """1,2,3,7 -> "1:3,7" (order kept, runs folded)."""
+    out = []
+    start = prev = None
+    for uid in uids:
+        if prev is not None and uid == prev + 1:
+            prev = uid
+            continue
+        if start is not None:
+            out.append(f"{start}:{prev}" if start != prev else str(start))
+        start = prev = uid
+    if start is not None:
+        out.append(f"{start}:{prev}" if start != prev else str(start))
+    return ",".join(out)
+
+
+def _copy_args(cursor):
+    cursor.sp()
+    seqset = cursor.sequence_set()
+    cursor.sp()
+    return (seqset, cursor.mailbox())
+
+
+def copy_messages(session, cmd):
+    """Copy the named messages; returns (source uids, new uids, target) or a Result."""
+    seqset, raw_target = cmd.args
+    view = session.selected
+    source = view.mailbox
+    try:
+        targets = resolve_set(view, seqset, cmd.uid)
+    except InvalidSet as e:
+        return BAD(str(e))
+    try:
+        target = session.account.open(mailbox_name(raw_target))
+    except MailboxError as e:
+        if e.code == "NONEXISTENT":
+            return NO("Target mailbox does not exist", "TRYCREATE")
+        return NO(str(e), e.code)
+    uids = [u for _, u in targets]
+    if any(view.is_expunged(u) or u not in source.records for u in uids):
+        return NO("Some of the messages were expunged", "EXPUNGEISSUED")
+    created: list[int] = []
+    try:
+        for uid in uids:
+            path = source.file_path(uid)
+            if path is None:
+                raise FileNotFoundError(uid)
+            created.append(target.deliver_file(
+                None, source.flags(uid), source.internal_date(uid).timestamp(),
+                link_from=path, vsize=source.size(uid)))
+    except OSError:
+        target.discard(created)
+        return NO("Some of the messages could not be copied", "EXPUNGEISSUED")
+    target.announce(created)
+    return uids, created, target
+
+
+@command("COPY", SELECT_ONLY, _copy_args)
+def copy(session, cmd):
+    outcome = copy_messages(session, cmd)
+    if not isinstance(outcome, tuple):
+        return outcome
+    uids, created, target = outcome
+    if not uids:
+        return OK("COPY completed (no messages)")
+    code = f"COPYUID {target.uidvalidity} {uid_set_text(uids)} {uid_set_text(created)}"
+    return OK("COPY completed", code)
+
+
+@command("MOVE", SELECT_ONLY, _copy_args)
+def move(session, cmd):
+    view = session.selected
+    if not view.read_write:
+        return NO("Mailbox is read-only", "READ-ONLY")
+    outcome = copy_messages(session, cmd)
+    if not isinstance(outcome, tuple):
+        return outcome
+    uids, created, target = outcome
+    if not uids:
+        return OK("MOVE completed (no messages)")
+    code = f"COPYUID {target.uidvalidity} {uid_set_text(uids)} {uid_set_text(created)}"
+    session.untagged(b"OK [" + code.encode() + b"] Moved")
+    view.mailbox.expunge(uids, deleted_only=False)
+    return OK("MOVE completed")

@@ -1,0 +1,143 @@
+"""FETCH and UID FETCH, plus the message-set resolution shared with STORE/COPY/SEARCH."""
+
+from __future__ import annotations
+
+import datetime
+
+from ..core.dispatch import BAD, OK, SELECT_ONLY, command
+from ..wire import serializer as ser
+from ..wire.grammar import FetchItem, ParseError, SequenceSet
+from ..wire.parser import fetch_attributes
+
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_SEEN_SETTING = {"RFC822", "RFC822.TEXT"}
+
+
+class InvalidSet(Exception):
+    """A message sequence number beyond the mailbox: answered BAD."""
+
+
+def resolve_set(view, seqset: SequenceSet, uid: bool) -> list[tuple[int, int]]:
+    """(seq, uid) pairs a sequence or UID set names in this session's view."""
+    uids = view.uids
+    if uid:
+        largest = uids[-1] if uids else 0
+        if not uids:
+            return []
+        chosen = seqset.iter_members(uids, largest)
+        return [(view.seq_of(u), u) for u in chosen]
+    count = len(uids)
+    for start, end in seqset.ranges:
+        for n in (start, end):
+            if n is not None and n > count:
+                raise InvalidSet(f"Invalid message sequence number {n} (mailbox has {count})")
+    if not count:
+        return []
+    seqs = seqset.iter_members(range(1, count + 1), count)
+    return [(s, uids[s - 1]) for s in seqs]
+
+
+def format_internal_date(when: datetime.datetime) -> bytes:
+    when = when.astimezone(datetime.timezone.utc)
+    return b'"%02d-%s-%04d %02d:%02d:%02d +0000"' % (
+        when.day, _MONTHS[when.month - 1].encode(), when.year, when.hour, when.minute, when.second)
+
+
+def flags_fetch_line(session, seq: int, uid: int) -> bytes:
+    view = session.selected
+    flags = sorted(view.mailbox.flags(uid)) + (["\\Recent"] if uid in view.recent else [])
+    return b"* %d FETCH (FLAGS %s)\r\n" % (seq, ser.flag_list(flags))
+
+
+def _fetch_args(cursor):
+    cursor.sp()
+    seqset = cursor.sequence_set()
+    cursor.sp()
+    items = fetch_attributes(cursor)
+    if not cursor.at_end():
+        cursor.sp()
+        raise ParseError("FETCH modifiers are not supported")
+    return (seqset, items)
+
+
+def _body_value(msg, item: FetchItem) -> tuple[bytes, bytes]:
+    """(label, value) of a BODY[...] item, with the partial applied."""
+    section = item.section
+    if item.name == "BINARY" or item.name == "BINARY.SIZE":
+        raise ParseError("BINARY is not supported")
+    data = msg.section(section.part, section.text, section.fields) if msg is not None else None
+    label = b"BODY[" + section.wire() + b"]"
+    if data is None:
+        return label, b"NIL"
+    if item.partial is not None:
+        origin, count = item.partial
+        data = data[origin : origin + count]
+        label += b"<%d>" % origin
+    return label, ser.literal(data) if data else b'""'
+
+
+def render_item(session, uid: int, item: FetchItem) -> bytes:
+    mailbox = session.selected.mailbox
+    name = item.name
+    if name == "UID":
+        return b"UID %d" % uid
+    if name == "FLAGS":
+        return flags_fetch_line(session, 0, uid).split(b" FETCH (", 1)[1][:-3]
+    if name == "INTERNALDATE":
+        return b"INTERNALDATE " + format_internal_date(mailbox.internal_date(uid))
+    if name == "RFC822.SIZE":
+        return b"RFC822.SIZE %d" % mailbox.size(uid)
+    msg = mailbox.message(uid)
+    if msg is None:
+        raise FileNotFoundError(uid)
+    if name == "ENVELOPE":
+        return b"ENVELOPE " + msg.envelope()
+    if name == "BODYSTRUCTURE":
+        return b"BODYSTRUCTURE " + msg.bodystructure(True)
+    if name == "BODY" and item.section is None:
+        return b"BODY " + msg.bodystructure(False)
+    if name == "RFC822":
+        return b"RFC822 " + ser.literal(msg.raw)
+    if name == "RFC822.HEADER":
+        return b"RFC822.HEADER " + ser.literal(msg.section((), "HEADER"))
+    if name == "RFC822.TEXT":
+        return b"RFC822.TEXT " + ser.literal(msg.section((), "TEXT"))
+    label, value = _body_value(msg, item)
+    return label + b" " + value
+
+
+def sets_seen(item: FetchItem) -> bool:
+    return (item.name == "BODY" and item.section is not None and not item.peek) or item.name in _SEEN_SETTING
+
+
+@command("FETCH", SELECT_ONLY, _fetch_args, expunge_ok=False)
+def fetch(session, cmd):
+    seqset, items = cmd.args
+    view = session.selected
+    mailbox = view.mailbox
+    if cmd.uid and not any(i.name == "UID" for i in items):
+        items = [FetchItem("UID")] + list(items)
+    try:
+        targets = resolve_set(view, seqset, cmd.uid)
+    except InvalidSet as e:
+        return BAD(str(e))
+    if any(i.name.startswith("BINARY") for i in items):
+        return BAD("BINARY is not supported")
+    mark_seen = view.read_write and any(sets_seen(i) for i in items)
+    for seq, uid in targets:
+        if view.is_expunged(uid) or uid not in mailbox.records:
+            continue
+        parts = []
+        try:
+            for item in items:
+                parts.append(render_item(session, uid, item))
+        except FileNotFoundError:
+            continue  # deleted by another program while we read it
+        if mark_seen and "\\Seen" not in mailbox.flags(uid):
+            mailbox.store_flags([uid], ["\\Seen"], "+", origin=view)
+            if not any(i.name == "FLAGS" for i in items):
+                parts.append(render_item(session, uid, FetchItem("FLAGS")))
+            else:
+                parts = [render_item(session, uid, i) if i.name == "FLAGS" else p for i, p in zip(items, parts)]
+        session.send_raw(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
+    return OK("FETCH completed")

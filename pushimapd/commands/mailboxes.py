@@ -1,0 +1,260 @@
+"""SELECT, EXAMINE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST, LSUB, STATUS, NAMESPACE."""
+
+from __future__ import annotations
+
+import re
+
+from ..core.dispatch import AUTH, BAD, NO, OK, command
+from ..storage.maildir.account import SEPARATOR, MailboxError, normalize_name
+from ..wire import serializer as ser
+from ..wire.grammar import ParseError
+
+
+def mailbox_name(raw: bytes) -> str:
+    """A mailbox argument as text; names are 7-bit modified UTF-7 on the wire."""
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise MailboxError("Mailbox names must be sent in modified UTF-7", "CANNOT") from None
+
+
+def failure(e: MailboxError):
+    return NO(str(e), e.code)
+
+
+def _one_mailbox(cursor):
+    cursor.sp()
+    return (cursor.mailbox(),)
+
+
+def _two_mailboxes(cursor):
+    cursor.sp()
+    a = cursor.mailbox()
+    cursor.sp()
+    return (a, cursor.mailbox())
+
+
+def _select_args(cursor):
+    cursor.sp()
+    name = cursor.mailbox()
+    if not cursor.at_end():
+        raise ParseError("SELECT parameters are not supported")
+    return (name,)
+
+
+def _open_mailbox(session, cmd, read_write: bool):
+    session.unselect()
+    try:
+        mailbox = session.account.open(mailbox_name(cmd.args[0]))
+    except MailboxError as e:
+        return failure(e)
+    mailbox.sync()
+    view = session.select(mailbox, read_write)
+    flags = ser.flag_list(mailbox.defined_flags())
+    permanent = ser.flag_list(mailbox.permanent_flags() if read_write else [])
+    session.untagged(b"FLAGS " + flags)
+    session.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] Flags permitted")
+    session.untagged(b"%d EXISTS" % view.exists)
+    session.untagged(b"%d RECENT" % len(view.recent))
+    for seq, uid in enumerate(view.uids, 1):
+        if "\\Seen" not in mailbox.flags(uid):
+            session.untagged(b"OK [UNSEEN %d] First unseen" % seq)
+            break
+    session.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % mailbox.uidvalidity)
+    session.untagged(b"OK [UIDNEXT %d] Predicted next UID" % mailbox.uidnext)
+    mode = "READ-WRITE" if read_write else "READ-ONLY"
+    return OK(f"{cmd.name} completed", mode)
+
+
+@command("SELECT", AUTH, _select_args)
+def select(session, cmd):
+    return _open_mailbox(session, cmd, read_write=True)
+
+
+@command("EXAMINE", AUTH, _select_args)
+def examine(session, cmd):
+    return _open_mailbox(session, cmd, read_write=False)
+
+
+def _create_args(cursor):
+    cursor.sp()
+    name = cursor.mailbox()
+    if not cursor.at_end():
+        raise ParseError("CREATE parameters are not supported")
+    return (name,)
+
+
+@command("CREATE", AUTH, _create_args)
+def create(session, cmd):
+    try:
+        session.account.create(mailbox_name(cmd.args[0]))
+    except MailboxError as e:
+        return failure(e)
+    return OK("CREATE completed")
+
+
+@command("DELETE", AUTH, _one_mailbox)
+def delete(session, cmd):
+    try:
+        session.account.delete(mailbox_name(cmd.args[0]))
+    except MailboxError as e:
+        return failure(e)
+    return OK("DELETE completed")
+
+
+@command("RENAME", AUTH, _two_mailboxes)
+def rename(session, cmd):
+    try:
+        session.account.rename(mailbox_name(cmd.args[0]), mailbox_name(cmd.args[1]))
+    except MailboxError as e:
+        return failure(e)
+    return OK("RENAME completed")
+
+
+@command("SUBSCRIBE", AUTH, _one_mailbox)
+def subscribe(session, cmd):
+    try:
+        name = mailbox_name(cmd.args[0])
+        if not session.account.exists(name):
+            return NO("Mailbox does not exist", "NONEXISTENT")
+        session.account.subscribe(name)
+    except MailboxError as e:
+        return failure(e)
+    return OK("SUBSCRIBE completed")
+
+
+@command("UNSUBSCRIBE", AUTH, _one_mailbox)
+def unsubscribe(session, cmd):
+    try:
+        session.account.unsubscribe(mailbox_name(cmd.args[0]))
+    except MailboxError as e:
+        return failure(e)
+    return OK("UNSUBSCRIBE completed")
+
+
+# -- LIST / LSUB ---------------------------------------------------------------
+def pattern_regex(pattern: str) -> re.Pattern:
+    """``*`` matches anything, ``%`` anything but the separator."""
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "%":
+            out.append(f"[^{re.escape(SEPARATOR)}]*")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def name_matches(regex: re.Pattern, name: str) -> bool:
+    if regex.match(name):
+        return True
+    if name == "INBOX" or name.startswith("INBOX" + SEPARATOR):
+        # INBOX is case-insensitive: also match the pattern written in any case
+        return bool(re.compile(regex.pattern, re.DOTALL | re.IGNORECASE).match(name))
+    return False
+
+
+def _list_args(cursor):
+    cursor.sp()
+    reference = cursor.mailbox()
+    cursor.sp()
+    pattern = cursor.list_mailbox()
+    return (reference, pattern)
+
+
+def _list_line(kind: bytes, attributes: list[str], name: str) -> bytes:
+    attrs = ser.plist(a.encode() for a in attributes)
+    return kind + b" " + attrs + b' "' + SEPARATOR.encode() + b'" ' + ser.string(name)
+
+
+def _full_pattern(session, cmd):
+    reference, pattern = (mailbox_name(a) for a in cmd.args)
+    return normalize_name(reference + pattern) if reference + pattern else ""
+
+
+@command("LIST", AUTH, _list_args)
+def list_command(session, cmd):
+    try:
+        pattern = _full_pattern(session, cmd)
+    except MailboxError as e:
+        return failure(e)
+    if pattern == "":
+        session.untagged(_list_line(b"LIST", ["\\Noselect"], ""))
+        return OK("LIST completed")
+    regex = pattern_regex(pattern)
+    for folder in session.account.folders():
+        if not name_matches(regex, folder.name):
+            continue
+        attrs = [] if folder.selectable else ["\\Noselect"]
+        attrs.append("\\HasChildren" if folder.has_children else "\\HasNoChildren")
+        session.untagged(_list_line(b"LIST", attrs, folder.name))
+    return OK("LIST completed")
+
+
+@command("LSUB", AUTH, _list_args)
+def lsub(session, cmd):
+    try:
+        pattern = _full_pattern(session, cmd)
+    except MailboxError as e:
+        return failure(e)
+    if pattern == "":
+        return OK("LSUB completed")
+    regex = pattern_regex(pattern)
+    existing = {f.name: f for f in session.account.folders()}
+    for name in session.account.subscriptions():
+        if name_matches(regex, name):
+            folder = existing.get(name)
+            attrs = [] if folder is not None and folder.selectable else ["\\Noselect"]
+            session.untagged(_list_line(b"LSUB", attrs, name))
+    return OK("LSUB completed")
+
+
+# -- STATUS ----------------------------------------------------------------------
+STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
+
+
+def _status_args(cursor):
+    cursor.sp()
+    name = cursor.mailbox()
+    cursor.sp()
+    items = [i.upper() for i in cursor.paren_list(cursor.atom)]
+    for item in items:
+        if item not in STATUS_ITEMS:
+            raise ParseError(f"Unknown STATUS item {item}")
+    if not items:
+        raise ParseError("STATUS needs at least one item")
+    return (name, tuple(items))
+
+
+def recent_count(mailbox) -> int:
+    owner = mailbox.recent_owner
+    return len(mailbox.recent_unclaimed) + (len(owner.recent) if owner is not None else 0)
+
+
+@command("STATUS", AUTH, _status_args)
+def status(session, cmd):
+    raw_name, items = cmd.args
+    try:
+        name = mailbox_name(raw_name)
+        mailbox = session.account.open(name)
+    except MailboxError as e:
+        return failure(e)
+    if session.selected is None or session.selected.mailbox is not mailbox:
+        mailbox.sync()
+    values = {
+        "MESSAGES": lambda: len(mailbox.uids),
+        "RECENT": lambda: recent_count(mailbox),
+        "UIDNEXT": lambda: mailbox.uidnext,
+        "UIDVALIDITY": lambda: mailbox.uidvalidity,
+        "UNSEEN": lambda: sum(1 for u in mailbox.uids if "\\Seen" not in mailbox.flags(u)),
+    }
+    body = b" ".join(b"%s %d" % (item.encode(), values[item]()) for item in items)
+    session.untagged(b"STATUS " + ser.string(normalize_name(name)) + b" (" + body + b")")
+    return OK("STATUS completed")
+
+
+@command("NAMESPACE", AUTH)
+def namespace(session, cmd):
+    session.untagged(b'NAMESPACE (("" "' + SEPARATOR.encode() + b'")) NIL NIL')
+    return OK("NAMESPACE completed")

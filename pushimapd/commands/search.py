@@ -1,0 +1,66 @@
+"""SEARCH and UID SEARCH, with ESEARCH's RETURN options (RFC 4731)."""
+
+from __future__ import annotations
+
+from ..core.dispatch import BAD, OK, SELECT_ONLY, command
+from ..storage.search import MessageFacts, matches
+from ..wire.grammar import ParseError
+from ..wire.parser import search_arguments
+from .copy import uid_set_text
+
+RETURN_OPTIONS = {"MIN", "MAX", "COUNT", "ALL"}
+
+
+def _search_args(cursor):
+    cursor.sp()
+    returns, charset, keys = search_arguments(cursor)
+    if returns is not None:
+        unknown = set(returns) - RETURN_OPTIONS
+        if unknown:
+            raise ParseError(f"Unknown SEARCH RETURN option {sorted(unknown)[0]}")
+    return (returns, charset, keys)
+
+
+def search_view(view, keys) -> list[tuple[int, int]]:
+    """(seq, uid) of every message in the view matching all ``keys``."""
+    mailbox = view.mailbox
+    uids = view.uids
+    largest_uid = uids[-1] if uids else 0
+    found = []
+    for seq, uid in enumerate(uids, 1):
+        if view.is_expunged(uid) or uid not in mailbox.records:
+            continue
+        facts = MessageFacts(
+            seq, uid, len(uids), largest_uid, mailbox.flags(uid), uid in view.recent,
+            size=lambda u=uid: mailbox.size(u),
+            internal_date=lambda u=uid: mailbox.internal_date(u),
+            message=lambda u=uid: mailbox.message(u),
+        )
+        if all(matches(k, facts) for k in keys):
+            found.append((seq, uid))
+    return found
+
+
+@command("SEARCH", SELECT_ONLY, _search_args, expunge_ok=False)
+def search(session, cmd):
+    returns, _charset, keys = cmd.args
+    hits = search_view(session.selected, keys)
+    numbers = [uid if cmd.uid else seq for seq, uid in hits]
+    if returns is None:
+        session.untagged(b"SEARCH" + b"".join(b" %d" % n for n in numbers))
+        return OK("SEARCH completed")
+    wanted = set(returns) or {"ALL"}
+    parts = [b'(TAG "' + cmd.tag.encode() + b'")']
+    if cmd.uid:
+        parts.append(b"UID")
+    if numbers:
+        if "MIN" in wanted:
+            parts.append(b"MIN %d" % min(numbers))
+        if "MAX" in wanted:
+            parts.append(b"MAX %d" % max(numbers))
+        if "ALL" in wanted:
+            parts.append(b"ALL " + uid_set_text(sorted(numbers)).encode())
+    if "COUNT" in wanted:
+        parts.append(b"COUNT %d" % len(numbers))
+    session.untagged(b"ESEARCH " + b" ".join(parts))
+    return OK("SEARCH completed")

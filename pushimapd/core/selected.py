@@ -1,0 +1,106 @@
+"""One session's view of its selected mailbox: sequence numbers and queued news.
+
+The client's sequence numbers change only when we *tell* it something: a
+message expunged by anyone stays in ``uids`` until its ``* n EXPUNGE`` is
+sent, which RFC 3501 §7.4.1 forbids during FETCH, STORE and SEARCH. News is
+queued here by the shared mailbox and written out by `flush`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Callable, Optional
+
+
+class SelectedView:
+    def __init__(self, mailbox, read_write: bool, on_news: Optional[Callable[[], None]] = None):
+        self.mailbox = mailbox
+        self.read_write = read_write
+        self.on_news = on_news  # wakes an idling session
+        self.uids: list[int] = list(mailbox.uids)
+        self.recent: set[int] = set()
+        self._expunged: set[int] = set()  # gone, not yet announced
+        self._added: list[int] = []
+        self._flags: set[int] = set()
+        self.recent = mailbox.add_listener(self, read_write)
+
+    def close(self) -> None:
+        self.mailbox.remove_listener(self)
+
+    # -- the mailbox calls these -------------------------------------------
+    def messages_added(self, uids: list[int], recent: list[int] = ()) -> None:
+        known = set(self.uids) | set(self._added)
+        self._added.extend(u for u in uids if u not in known)
+        self.recent.update(recent)
+        self._wake()
+
+    def messages_expunged(self, uids: list[int]) -> None:
+        for uid in uids:
+            if uid in self._added:
+                self._added.remove(uid)
+            else:
+                self._expunged.add(uid)
+            self.recent.discard(uid)
+        self._wake()
+
+    def flags_changed(self, uids: list[int]) -> None:
+        self._flags.update(uids)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.on_news is not None:
+            self.on_news()
+
+    # -- numbering -----------------------------------------------------------
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def uid_at(self, seq: int) -> int:
+        return self.uids[seq - 1]
+
+    def seq_of(self, uid: int) -> Optional[int]:
+        i = bisect.bisect_left(self.uids, uid)
+        return i + 1 if i < len(self.uids) and self.uids[i] == uid else None
+
+    def is_expunged(self, uid: int) -> bool:
+        return uid in self._expunged
+
+    def has_news(self) -> bool:
+        return bool(self._expunged or self._added or self._flags)
+
+    def live_uids(self) -> list[int]:
+        return [u for u in self.uids if u not in self._expunged]
+
+    # -- announcing ------------------------------------------------------------
+    def flush(self, allow_expunge: bool, fetch_flags: Callable[[int, int], bytes]) -> list[bytes]:
+        """Untagged responses for queued news: FETCH FLAGS, EXPUNGE, EXISTS, RECENT.
+
+        ``fetch_flags(seq, uid)`` renders one ``* n FETCH (FLAGS ...)`` line.
+        """
+        out: list[bytes] = []
+        if self._flags:
+            for uid in sorted(self._flags):
+                seq = self.seq_of(uid)
+                if seq is not None and uid not in self._expunged and uid in self.mailbox.records:
+                    out.append(fetch_flags(seq, uid))
+            self._flags.clear()
+        if allow_expunge and self._expunged:
+            for uid in sorted(self._expunged, reverse=True):
+                seq = self.seq_of(uid)
+                if seq is not None:
+                    del self.uids[seq - 1]
+                    out.append(b"* %d EXPUNGE\r\n" % seq)
+            self._expunged.clear()
+        if self._added:
+            before = len(self.uids)
+            for uid in sorted(self._added):
+                if not self.uids or uid > self.uids[-1]:
+                    self.uids.append(uid)
+                else:
+                    bisect.insort(self.uids, uid)
+            self._added.clear()
+            if len(self.uids) != before:
+                out.append(b"* %d EXISTS\r\n" % len(self.uids))
+                out.append(b"* %d RECENT\r\n" % len(self.recent))
+        return out

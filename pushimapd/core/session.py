@@ -1,0 +1,215 @@
+"""One IMAP connection's state machine, sans-IO.
+
+Bytes go in through `receive_data`; bytes to send come out of
+`data_to_send`. Steps that must wait for something outside (a slow password
+check, switching to TLS, closing) are handed to the transport as an `Action`;
+the transport performs it and calls `Action.done`. IDLE news arrives through
+`SelectedView.on_news` and is announced through `on_output`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from twisted.logger import Logger
+
+from ..wire import reader as rd
+from ..wire.grammar import Command
+from ..wire.parser import CommandError, parse_command
+from . import dispatch
+from .dispatch import AUTHENTICATED, LOGOUT, NOT_AUTHENTICATED, SELECTED, Result
+from .selected import SelectedView
+
+SMALL_LITERAL = 64 * 1024
+log = Logger()
+
+
+@dataclass
+class ServerConfig:
+    """What every session shares: storage, users, limits, capabilities."""
+
+    store: Any  # storage.maildir.account.MailStore
+    users: Any  # auth.UserDirectory-like: verify(name, password) -> bool
+    max_append: int = 64 * 1024 * 1024
+    allow_insecure_auth: bool = False  # plaintext auth on non-TLS non-loopback links
+    tls_available: bool = False
+    push: Any = None  # push registry, when push is enabled
+    quiet_folders: tuple = ("Junk", "Spam")
+    extra_capabilities: tuple = ()
+
+
+@dataclass
+class Action:
+    """Something the transport must do before the session goes on."""
+
+    kind: str  # "verify-password", "start-tls", "close"
+    args: dict = field(default_factory=dict)
+    done: Callable[[Any], None] = lambda result: None
+
+
+class Session:
+    def __init__(self, config: ServerConfig, secure: bool = False, local: bool = True):
+        self.config = config
+        self.secure = secure  # TLS is on
+        self.local = local  # the peer is on loopback
+        self.state = NOT_AUTHENTICATED
+        self.user: Optional[str] = None
+        self.account = None
+        self.selected: Optional[SelectedView] = None
+        self.reader = rd.CommandReader(self._literal_limit)
+        self.enabled: set[str] = set()
+        self.pending: Optional[Action] = None
+        self.on_output: Callable[[], None] = lambda: None
+        self.idling: Optional[str] = None  # tag of the running IDLE
+        self.sasl: Optional[Callable[[bytes], Any]] = None  # AUTHENTICATE continuation
+        self._out: list[bytes] = []
+        self._current: Optional[Command] = None
+        self.closed = False
+
+    # -- transport side ---------------------------------------------------------
+    def greeting(self) -> None:
+        self.untagged(b"OK [CAPABILITY " + self.capabilities().encode() + b"] pushimapd ready")
+
+    def receive_data(self, data: bytes) -> None:
+        self.reader.feed(data)
+        self._run()
+
+    def data_to_send(self) -> bytes:
+        data = b"".join(self._out)
+        self._out.clear()
+        return data
+
+    def connection_lost(self) -> None:
+        self.closed = True
+        self.unselect()
+
+    # -- output helpers -----------------------------------------------------------
+    def untagged(self, line: bytes) -> None:
+        self._out.append(b"* " + line + b"\r\n")
+
+    def send_raw(self, data: bytes) -> None:
+        self._out.append(data)
+
+    def capabilities(self) -> str:
+        from ..commands.any_state import capability_string
+
+        return capability_string(self)
+
+    def _literal_limit(self, name: str) -> int:
+        return self.config.max_append if name == "APPEND" else SMALL_LITERAL
+
+    # -- main loop ---------------------------------------------------------------
+    def _run(self) -> None:
+        while self.pending is None and not self.closed:
+            event = self.reader.next_event()
+            if event is rd.NEED_DATA:
+                break
+            if isinstance(event, rd.Continue):
+                self.send_raw(b"+ Ready for literal data\r\n")
+            elif isinstance(event, rd.Rejected):
+                self.send_raw(f"{event.tag} {event.status} {event.text}\r\n".encode())
+                if event.fatal:
+                    self.untagged(b"BYE Cannot resynchronise the command stream")
+                    self._close()
+            elif isinstance(event, rd.Line):
+                self._line(event.data)
+            elif isinstance(event, rd.CommandBytes):
+                self._command(event.data)
+
+    def _line(self, data: bytes) -> None:
+        if self.idling is not None:
+            if data.strip().upper() == b"DONE":
+                tag, self.idling = self.idling, None
+                self.reader.set_line_mode(False)
+                self._flush_news(allow_expunge=True)
+                self.send_raw(dispatch.OK("IDLE terminated").line(tag))
+            else:
+                self.untagged(b"BAD Expected DONE")
+            return
+        if self.sasl is not None:
+            step, self.sasl = self.sasl, None
+            self.reader.set_line_mode(False)
+            self._finish(self._current, step(data))
+
+    def _command(self, data: bytes) -> None:
+        try:
+            cmd = parse_command(data, dispatch.parsers())
+        except CommandError as e:
+            self.send_raw(f"{e.tag} {e.status} {e.text}\r\n".encode("utf-8", "replace"))
+            if self.state == SELECTED:
+                self._flush_news(allow_expunge=False)
+            return
+        spec = dispatch.COMMANDS[cmd.name]
+        if self.state not in spec.states:
+            self._finish_with(cmd, dispatch.BAD(f"{cmd.name} is not allowed in the {self.state} state"))
+            return
+        self._current = cmd
+        if self.state == SELECTED:
+            self.selected.mailbox.sync()
+        try:
+            outcome = spec.handler(self, cmd)
+        except Exception:  # never drop the connection over one command
+            log.failure("command {name} failed", name=cmd.name)
+            outcome = dispatch.NO("Internal server error", "SERVERBUG")
+        self._finish(cmd, outcome)
+
+    def _finish(self, cmd: Command, outcome) -> None:
+        if isinstance(outcome, Action):
+            original = outcome.done
+
+            def done(result: Any) -> None:
+                self.pending = None
+                self._finish(cmd, original(result))
+                self._run()
+                self.on_output()
+
+            outcome.done = done
+            self.pending = outcome
+            return
+        if outcome is dispatch.ANSWERED:
+            self._current = None
+            return
+        if outcome is None:  # the command keeps running (IDLE, AUTHENTICATE)
+            self._current = None if self.idling else cmd
+            return
+        self._finish_with(cmd, outcome)
+
+    def _finish_with(self, cmd: Command, result: Result) -> None:
+        if self.state == SELECTED and self.selected is not None:
+            spec = dispatch.COMMANDS.get(cmd.name)
+            allow = spec is None or spec.expunge_ok or cmd.uid
+            self._flush_news(allow_expunge=allow)
+        self.send_raw(result.line(cmd.tag))
+        self._current = None
+        if self.state == LOGOUT:
+            self._close()
+
+    def _close(self) -> None:
+        self.pending = Action("close")
+
+    # -- selected mailbox ---------------------------------------------------------
+    def select(self, mailbox, read_write: bool) -> SelectedView:
+        self.unselect()
+        self.selected = SelectedView(mailbox, read_write, on_news=self._news_arrived)
+        self.state = SELECTED
+        return self.selected
+
+    def unselect(self) -> None:
+        if self.selected is not None:
+            self.selected.close()
+            self.selected = None
+        if self.state == SELECTED:
+            self.state = AUTHENTICATED
+
+    def _news_arrived(self) -> None:
+        if self.idling is not None and self._current is None:
+            self._flush_news(allow_expunge=True)
+            self.on_output()
+
+    def _flush_news(self, allow_expunge: bool) -> None:
+        from ..commands.fetch import flags_fetch_line
+
+        if self.selected is not None:
+            for line in self.selected.flush(allow_expunge, lambda seq, uid: flags_fetch_line(self, seq, uid)):
+                self.send_raw(line)

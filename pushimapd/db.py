@@ -1,0 +1,33 @@
+"""The sqlite database (peewee): users now, push registrations later.
+
+One `SqliteDatabase` per process, WAL mode so the CLI can read while the
+server writes. Tables are created on open.
+"""
+
+from __future__ import annotations
+
+import peewee
+
+database = peewee.DatabaseProxy()
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+
+
+class User(BaseModel):
+    name = peewee.CharField(unique=True, max_length=128)
+    password_hash = peewee.CharField(max_length=512)
+
+
+MODELS: list = [User]
+
+
+def open_database(path: str) -> peewee.SqliteDatabase:
+    db = peewee.SqliteDatabase(path, pragmas={"journal_mode": "wal", "synchronous": "normal",
+                                              "busy_timeout": 5000, "foreign_keys": 1})
+    database.initialize(db)
+    db.connect(reuse_if_open=True)
+    db.create_tables(MODELS, safe=True)
+    return db

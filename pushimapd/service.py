@@ -1,0 +1,222 @@
+"""Twisted glue: options, the thin connection Protocol, and the service tree.
+
+The protocol only moves bytes between the socket and the sans-IO `Session`,
+performs the session's `Action`s (thread for password checks, delays after
+failures, STARTTLS, close) and owns the autologout timer.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+from twisted.application import service, strports
+from twisted.internet import defer, interfaces, protocol, reactor, task, threads
+from twisted.logger import Logger
+from twisted.protocols.policies import TimeoutMixin
+from twisted.python import usage
+
+from . import __version__, commands  # noqa: F401  (registers every command)
+from .auth import UserDirectory
+from .core.session import ServerConfig, Session
+from .db import open_database
+from .sample import ensure_sample_users, resolve_paths
+from .storage.maildir.account import MailStore
+
+log = Logger()
+AUTOLOGOUT_SECONDS = 31 * 60  # RFC 3501: at least 30 minutes
+FAILED_LOGIN_DELAY = 1.0
+DEFAULT_LISTEN = "tcp:1143:interface=127.0.0.1"
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = "pushimapd: an IMAP4rev1 server over Maildir++ with HTTP push."
+    optParameters = [
+        ["maildir-root", None, None, "Directory holding one Maildir++ per user (default: a copy of the sample)"],
+        ["db", None, None, "sqlite database (default: .pushimapd.sqlite inside the maildir root)"],
+        ["tls-cert", None, None, "PEM certificate for STARTTLS on plain listeners"],
+        ["tls-key", None, None, "PEM private key for STARTTLS on plain listeners"],
+        ["max-append", None, 64 * 1024 * 1024, "Largest APPEND literal in bytes", int],
+        ["sync-interval", None, 1.0, "Seconds between rescans of open mailboxes (fallback to inotify)", float],
+    ]
+    optFlags = [
+        ["push-allow-http", None, "Allow plain http:// push targets (test beds)"],
+        ["push-allow-private", None, "Allow loopback/private push targets (test beds)"],
+        ["allow-insecure-auth", None, "Allow plaintext LOGIN on unencrypted non-loopback connections"],
+        ["trace", None, "Log every protocol line (passwords redacted)"],
+        ["reset-sample", None, "Recreate the working copy of the bundled sample before starting"],
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self["listen"] = []
+
+    def opt_listen(self, endpoint: str) -> None:
+        """A Twisted endpoint to listen on (repeatable; default tcp:1143:interface=127.0.0.1)"""
+        self["listen"].append(endpoint)
+
+    def postOptions(self) -> None:
+        if bool(self["tls-cert"]) != bool(self["tls-key"]):
+            raise usage.UsageError("--tls-cert and --tls-key go together")
+
+
+def _is_loopback(address) -> bool:
+    host = getattr(address, "host", None)
+    if host is None:
+        return True  # UNIX sockets and the like are local
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _redact(data: bytes) -> bytes:
+    """Before login, show only ``tag COMMAND`` of what the client sent."""
+    head = data.split(b" ", 2)
+    return b" ".join(head[:2]) + (b" [redacted]" if len(head) > 2 else b"")
+
+
+class IMAPProtocol(protocol.Protocol, TimeoutMixin):
+    def __init__(self, factory: "IMAPFactory"):
+        self.factory = factory
+        self.session: Session | None = None
+        self.failures = 0
+
+    def connectionMade(self) -> None:
+        secure = interfaces.ISSLTransport.providedBy(self.transport)
+        local = _is_loopback(self.transport.getPeer())
+        self.session = Session(self.factory.config, secure=secure, local=local)
+        self.session.on_output = self._flush
+        self.setTimeout(AUTOLOGOUT_SECONDS)
+        self.session.greeting()
+        self._flush()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.resetTimeout()
+        if self.factory.trace:
+            shown = data if self.session.user else _redact(data)
+            log.info("C: {data!r}", data=shown)
+        self.session.receive_data(data)
+        self._flush()
+
+    def _flush(self) -> None:
+        if self.session is None:
+            return
+        out = self.session.data_to_send()
+        if out:
+            if self.factory.trace:
+                log.info("S: {data!r}", data=out[:2000])
+            self.transport.write(out)
+        action = self.session.pending
+        if action is not None and not getattr(action, "_started", False):
+            action._started = True
+            self._perform(action)
+
+    def _perform(self, action) -> None:
+        if action.kind == "close":
+            self.transport.loseConnection()
+        elif action.kind == "verify-password":
+            self._verify(action)
+        elif action.kind == "start-tls":
+            self.transport.startTLS(self.factory.tls_context)
+            action.done(None)
+            self._flush()
+
+    @defer.inlineCallbacks
+    def _verify(self, action):
+        users: UserDirectory = self.factory.users
+        name = action.args["user"]
+        stored = users.stored_hash(name)
+        ok = yield threads.deferToThread(users.check, stored, action.args["password"])
+        log.info("login {outcome} for {user}", outcome="ok" if ok else "failed", user=name)
+        if not ok:
+            self.failures += 1
+            yield task.deferLater(reactor, min(FAILED_LOGIN_DELAY * self.failures, 10.0), lambda: None)
+        if self.session is not None and not self.session.closed:
+            action.done(ok)
+            self._flush()
+
+    def timeoutConnection(self) -> None:
+        if self.session is not None:
+            self.session.untagged(b"BYE Autologout: idle for too long")
+            self._flush()
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason=None) -> None:
+        self.setTimeout(None)
+        if self.session is not None:
+            self.session.connection_lost()
+            self.session = None
+
+
+class IMAPFactory(protocol.Factory):
+    def __init__(self, config: ServerConfig, users: UserDirectory, tls_context=None, trace: bool = False):
+        self.config = config
+        self.users = users
+        self.tls_context = tls_context
+        self.trace = trace
+
+    def buildProtocol(self, addr):
+        return IMAPProtocol(self)
+
+
+class MailboxPoller(service.Service):
+    """Rescans open mailboxes periodically: news reaches IDLE even without inotify."""
+
+    def __init__(self, store: MailStore, interval: float):
+        self.store = store
+        self.loop = task.LoopingCall(self.poll)
+        self.interval = interval
+
+    def poll(self) -> None:
+        for mailbox in self.store.loaded():
+            if mailbox.listeners:
+                try:
+                    mailbox.sync()
+                except OSError:
+                    log.failure("rescan of {path} failed", path=mailbox.path)
+
+    def startService(self) -> None:
+        super().startService()
+        self.loop.start(self.interval, now=False)
+
+    def stopService(self):
+        if self.loop.running:
+            self.loop.stop()
+        return super().stopService()
+
+
+def tls_context(cert_path: str, key_path: str):
+    from twisted.internet import ssl
+    from twisted.internet._sslverify import TLSVersion
+
+    with open(cert_path, "rb") as f:
+        cert = f.read()
+    with open(key_path, "rb") as f:
+        key = f.read()
+    pem = ssl.PrivateCertificate.loadPEM(cert + b"\n" + key)
+    return ssl.CertificateOptions(privateKey=pem.privateKey.original, certificate=pem.original,
+                                  raiseMinimumTo=TLSVersion.TLSv1_2)
+
+
+def makeService(options: Options) -> service.MultiService:
+    root, db_path, is_sample = resolve_paths(options["maildir-root"], options["db"], options["reset-sample"])
+    open_database(db_path)
+    users = UserDirectory()
+    if is_sample:
+        ensure_sample_users(users)
+    store = MailStore(root)
+    context = tls_context(options["tls-cert"], options["tls-key"]) if options["tls-cert"] else None
+    config = ServerConfig(
+        store=store, users=users, max_append=options["max-append"],
+        allow_insecure_auth=options["allow-insecure-auth"], tls_available=context is not None,
+    )
+    top = service.MultiService()
+    factory = IMAPFactory(config, users, context, trace=options["trace"])
+    for endpoint in options["listen"] or [DEFAULT_LISTEN]:
+        strports.service(endpoint, factory).setServiceParent(top)
+    MailboxPoller(store, options["sync-interval"]).setServiceParent(top)
+    log.info("pushimapd {version} serving {root} (db {db}){sample}", version=__version__, root=root,
+             db=db_path, sample=" [bundled sample; users demo/demo and alice/alice]" if is_sample else "")
+    return top

@@ -1,0 +1,233 @@
+"""A user's Maildir++: folder names, LIST, CREATE/DELETE/RENAME, subscriptions.
+
+INBOX is the user's Maildir root; folder ``A.B`` is the directory ``.A.B``
+(name kept in modified UTF-7, as IMAP sends it and Dovecot stores it) with a
+``maildirfolder`` marker. A parent that exists only because of its children
+is listed as ``\\Noselect``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+from ...wire import utf7
+from .mailbox import MaildirMailbox
+
+SEPARATOR = "."
+SUBSCRIPTIONS = "subscriptions"
+_trash_counter = itertools.count(1)
+_FORBIDDEN = re.compile(r"[/\x00-\x1f\x7f]")
+
+
+class MailboxError(Exception):
+    """An operation the client asked for is not possible: answered ``NO``."""
+
+    def __init__(self, text: str, code: Optional[str] = None):
+        super().__init__(text)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    name: str  # IMAP name (modified UTF-7, "." separated); "INBOX" for the root
+    selectable: bool
+    has_children: bool
+
+
+def normalize_name(name: str) -> str:
+    """Case-fold INBOX (and only INBOX) as RFC 3501 requires."""
+    if name.upper() == "INBOX":
+        return "INBOX"
+    if name.upper().startswith("INBOX" + SEPARATOR):
+        return "INBOX" + name[5:]
+    return name
+
+
+def validate_name(name: str) -> str:
+    name = normalize_name(name)
+    if not name or _FORBIDDEN.search(name):
+        raise MailboxError("Invalid mailbox name", "CANNOT")
+    if name == "INBOX":
+        return name
+    parts = name.split(SEPARATOR)
+    if any(p == "" for p in parts):
+        raise MailboxError("Invalid mailbox name: empty hierarchy level", "CANNOT")
+    if any(p in (".", "..") for p in parts) or len(name) > 200:
+        raise MailboxError("Invalid mailbox name", "CANNOT")
+    try:
+        utf7.decode(name.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise MailboxError("Mailbox name is not valid modified UTF-7", "CANNOT") from None
+    return name
+
+
+class MaildirAccount:
+    """One user's mail; mailbox objects come from (and are shared via) the store."""
+
+    def __init__(self, store: "MailStore", user: str, root: str):
+        self.store = store
+        self.user = user
+        self.root = root
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(root, sub), exist_ok=True)
+
+    # -- names and paths -------------------------------------------------------
+    def path_of(self, name: str) -> str:
+        name = validate_name(name)
+        return self.root if name == "INBOX" else os.path.join(self.root, "." + name)
+
+    def exists(self, name: str) -> bool:
+        try:
+            path = self.path_of(name)
+        except MailboxError:
+            return False
+        return os.path.isdir(os.path.join(path, "cur"))
+
+    def open(self, name: str) -> MaildirMailbox:
+        if not self.exists(name):
+            raise MailboxError("Mailbox does not exist", "NONEXISTENT")
+        return self.store.mailbox_at(self.path_of(name), normalize_name(name))
+
+    def folders(self) -> list[FolderInfo]:
+        """Every mailbox, with implied parents marked not selectable."""
+        real = {"INBOX"}
+        try:
+            entries = os.listdir(self.root)
+        except FileNotFoundError:
+            entries = []
+        for entry in entries:
+            if entry.startswith(".") and not entry.startswith("..") and len(entry) > 1:
+                if os.path.isdir(os.path.join(self.root, entry, "cur")):
+                    real.add(entry[1:])
+        names = set(real)
+        for name in real:
+            parts = name.split(SEPARATOR)
+            for i in range(1, len(parts)):
+                names.add(SEPARATOR.join(parts[:i]))
+        prefixes = {n.rsplit(SEPARATOR, 1)[0] for n in names if SEPARATOR in n}
+        return [FolderInfo(n, n in real, n in prefixes) for n in sorted(names)]
+
+    # -- changes ---------------------------------------------------------------
+    def create(self, name: str) -> None:
+        name = validate_name(name.rstrip(SEPARATOR)) if name != SEPARATOR else validate_name("")
+        if name == "INBOX" or self.exists(name):
+            raise MailboxError("Mailbox already exists", "ALREADYEXISTS")
+        path = self.path_of(name)
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(path, sub), exist_ok=True)
+        open(os.path.join(path, "maildirfolder"), "a").close()
+
+    def delete(self, name: str) -> None:
+        name = validate_name(name)
+        if name == "INBOX":
+            raise MailboxError("INBOX cannot be deleted", "CANNOT")
+        if not self.exists(name):
+            has_children = any(f.name.startswith(name + SEPARATOR) for f in self.folders())
+            if has_children:
+                raise MailboxError("Mailbox has inferior names and is not selectable", "CANNOT")
+            raise MailboxError("Mailbox does not exist", "NONEXISTENT")
+        path = self.path_of(name)
+        self.store.forget(path)
+        doomed = os.path.join(self.root, f"..pushimapd-trash-{os.getpid()}-{next(_trash_counter)}")
+        os.rename(path, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def rename(self, old: str, new: str) -> None:
+        old, new = validate_name(old), validate_name(new)
+        if new == "INBOX" or self.exists(new):
+            raise MailboxError("Target mailbox already exists", "ALREADYEXISTS")
+        if not self.exists(old):
+            raise MailboxError("Mailbox does not exist", "NONEXISTENT")
+        if new.startswith(old + SEPARATOR):
+            raise MailboxError("Cannot rename a mailbox into itself", "CANNOT")
+        if old == "INBOX":
+            self._rename_inbox(new)
+            return
+        moves = [(old, new)] + [
+            (f.name, new + f.name[len(old):])
+            for f in self.folders()
+            if f.name.startswith(old + SEPARATOR) and f.selectable
+        ]
+        for src, dst in moves:
+            if self.exists(dst):
+                raise MailboxError(f"Target mailbox {dst} already exists", "ALREADYEXISTS")
+        for src, dst in moves:
+            self.store.forget(self.path_of(src))
+            os.rename(self.path_of(src), self.path_of(dst))
+        subs = self.subscriptions()
+        renamed = [new + s[len(old):] if s == old or s.startswith(old + SEPARATOR) else s for s in subs]
+        if renamed != subs:
+            self._write_subscriptions(renamed)
+
+    def _rename_inbox(self, new: str) -> None:
+        """RFC 3501: move INBOX's messages to a new mailbox; INBOX stays, empty."""
+        self.create(new)
+        inbox = self.open("INBOX")
+        inbox.sync(force=True)
+        target = self.path_of(new)
+        for sub in ("new", "cur"):
+            src_dir = os.path.join(self.root, sub)
+            for filename in os.listdir(src_dir):
+                if not filename.startswith("."):
+                    os.rename(os.path.join(src_dir, filename), os.path.join(target, sub, filename))
+        inbox.sync(force=True)
+
+    # -- subscriptions -----------------------------------------------------------
+    def subscriptions(self) -> list[str]:
+        try:
+            with open(os.path.join(self.root, SUBSCRIPTIONS), encoding="utf-8", errors="replace") as f:
+                return [line.rstrip("\n") for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def subscribe(self, name: str) -> None:
+        name = validate_name(name)
+        subs = self.subscriptions()
+        if name not in subs:
+            self._write_subscriptions(subs + [name])
+
+    def unsubscribe(self, name: str) -> None:
+        name = normalize_name(name)
+        subs = self.subscriptions()
+        if name not in subs:
+            raise MailboxError("Not subscribed", "NONEXISTENT")
+        self._write_subscriptions([s for s in subs if s != name])
+
+    def _write_subscriptions(self, names: list[str]) -> None:
+        path = os.path.join(self.root, SUBSCRIPTIONS)
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write("".join(n + "\n" for n in names))
+        os.replace(path + ".tmp", path)
+
+
+class MailStore:
+    """All users' Maildirs under one root; shares one mailbox object per folder."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self._mailboxes: dict[str, MaildirMailbox] = {}
+
+    def account(self, user: str) -> MaildirAccount:
+        if not re.fullmatch(r"[A-Za-z0-9._@+-]+", user) or user.startswith("."):
+            raise MailboxError("Invalid user name")
+        return MaildirAccount(self, user, os.path.join(self.root, user))
+
+    def mailbox_at(self, path: str, name: str) -> MaildirMailbox:
+        mailbox = self._mailboxes.get(path)
+        if mailbox is None:
+            mailbox = self._mailboxes[path] = MaildirMailbox(path, name)
+        return mailbox
+
+    def loaded(self) -> Iterator[MaildirMailbox]:
+        return iter(list(self._mailboxes.values()))
+
+    def forget(self, path: str) -> None:
+        """Drop cached state of a folder being deleted or renamed (and its children)."""
+        for key in list(self._mailboxes):
+            if key == path or key.startswith(path + "."):
+                del self._mailboxes[key]

@@ -1,0 +1,393 @@
+"""One Maildir folder, shared by every session that has it open.
+
+It owns the UID map (through `UidList`), notices what other programs did
+(delivery, rename, delete) by rescanning ``new/`` and ``cur/`` when their
+mtimes say so, and tells every open view about additions, expunges and flag
+changes. All writes go through ``tmp/`` and a rename.
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import datetime
+import itertools
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Optional, Protocol
+
+from ..mime import ParsedMessage, normalize_crlf
+from .flags import Keywords, SYSTEM_FLAGS, size_fields, split_name
+from .uidlist import UidList
+
+_counter = itertools.count(1)
+_HOST = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
+_CACHE_SIZE = 32
+_SETTLE_SECONDS = 1.0  # a dir changed this recently may change again within its mtime tick
+
+
+class MailboxListener(Protocol):
+    """What a session's view of the mailbox hears about (see core.selected)."""
+
+    def messages_added(self, uids: list[int]) -> None: ...
+    def messages_expunged(self, uids: list[int]) -> None: ...
+    def flags_changed(self, uids: list[int]) -> None: ...
+
+
+@dataclass
+class Record:
+    uid: int
+    base: str
+    subdir: str  # "new" or "cur"
+    info: Optional[str]  # letters after ":2,"; None for files in new/
+    flags: frozenset
+    vsize: Optional[int] = None
+    mtime: Optional[float] = None
+
+    @property
+    def filename(self) -> str:
+        return self.base if self.info is None else f"{self.base}:2,{self.info}"
+
+
+def unique_base(size: int, vsize: int) -> str:
+    now = time.time()
+    secs = int(now)
+    usecs = int((now - secs) * 1_000_000)
+    return f"{secs}.M{usecs}P{os.getpid()}Q{next(_counter)}.{_HOST},S={size},W={vsize}"
+
+
+class MaildirMailbox:
+    def __init__(self, path: str, name: str):
+        self.path = path
+        self.name = name
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(path, sub), exist_ok=True)
+        self.keywords = Keywords(path)
+        self.uidlist = UidList(path)
+        self.records: dict[int, Record] = {}
+        self.uids: list[int] = []
+        self.by_base: dict[str, Record] = {}
+        self.listeners: list[MailboxListener] = []
+        self.recent_unclaimed: set[int] = set()
+        self.recent_owner: Optional[object] = None  # the read-write view that gets new \Recent
+        self._dir_state: Optional[tuple] = None
+        self._settled = False
+        self._cache: collections.OrderedDict[int, ParsedMessage] = collections.OrderedDict()
+        self.sync(force=True)
+
+    # -- identity ------------------------------------------------------------
+    @property
+    def uidvalidity(self) -> int:
+        return self.uidlist.uidvalidity
+
+    @property
+    def uidnext(self) -> int:
+        return self.uidlist.uidnext
+
+    def permanent_flags(self) -> list[str]:
+        extra = ["\\*"] if self.keywords.can_create() else []
+        return list(SYSTEM_FLAGS) + [k for k in self.keywords.names if k] + extra
+
+    def defined_flags(self) -> list[str]:
+        return list(SYSTEM_FLAGS) + [k for k in self.keywords.names if k]
+
+    # -- listeners -------------------------------------------------------------
+    def add_listener(self, listener: MailboxListener, read_write: bool) -> set[int]:
+        """Register a view; a read-write one claims the unclaimed \\Recent mail."""
+        self.listeners.append(listener)
+        if not read_write:
+            return set(self.recent_unclaimed)
+        claimed = set(self.recent_unclaimed)
+        self.recent_unclaimed.clear()
+        if self.recent_owner is None:
+            self.recent_owner = listener
+        self._move_to_cur(claimed)
+        return claimed
+
+    def remove_listener(self, listener: MailboxListener) -> None:
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+        if self.recent_owner is listener:
+            self.recent_owner = next((v for v in self.listeners if getattr(v, "read_write", False)), None)
+
+    # -- scanning --------------------------------------------------------------
+    def _stat_dirs(self) -> Optional[tuple]:
+        try:
+            return tuple(os.stat(os.path.join(self.path, d)).st_mtime_ns for d in ("new", "cur"))
+        except FileNotFoundError:
+            return None
+
+    def sync(self, force: bool = False) -> bool:
+        """Rescan if the directories changed; returns True when anything did."""
+        state = self._stat_dirs()
+        now_ns = time.time_ns()
+        if not force and state is not None and state == self._dir_state and self._settled:
+            return False
+        # a scan made after the dirs' last mtime tick is over cannot miss a
+        # change made in that tick; an earlier one must be repeated later
+        self._settled = state is not None and now_ns - max(state) > _SETTLE_SECONDS * 1e9
+        self._dir_state = state
+        self.keywords.reload()
+        found = self._list_files()
+        return self._apply_scan(found)
+
+    def _list_files(self) -> dict[str, tuple[str, Optional[str]]]:
+        found: dict[str, tuple[str, Optional[str]]] = {}
+        for sub in ("new", "cur"):
+            try:
+                names = os.listdir(os.path.join(self.path, sub))
+            except FileNotFoundError:
+                continue
+            for filename in names:
+                if filename.startswith("."):
+                    continue
+                base, info = split_name(filename)
+                if sub == "cur" and info is None:
+                    info = ""
+                if sub == "new" and base in found:
+                    continue  # caught mid-rename: the cur/ copy wins
+                found[base] = (sub, info)
+        return found
+
+    def _apply_scan(self, found: dict[str, tuple[str, Optional[str]]]) -> bool:
+        gone = [r for base, r in self.by_base.items() if base not in found]
+        changed_flags = []
+        for base, (sub, info) in found.items():
+            rec = self.by_base.get(base)
+            if rec is None:
+                continue
+            if rec.subdir != sub or rec.info != info:
+                rec.subdir, rec.info = sub, info
+                flags = self.keywords.flags_from_info(info)
+                if flags != rec.flags:
+                    rec.flags = flags
+                    changed_flags.append(rec.uid)
+        new_bases = sorted(b for b in found if b not in self.by_base)
+        # a file the uidlist knows keeps its UID only if that keeps UIDs
+        # ascending (restart); one that vanished and came back gets a new UID
+        floor = self.uids[-1] if self.uids else 0
+        known = [b for b in new_bases if (self.uidlist.uid_of(b) or 0) > floor]
+        stale = [b for b in new_bases if 0 < (self.uidlist.uid_of(b) or 0) <= floor]
+        self.uidlist.forget(stale)
+        fresh = [b for b in new_bases if self.uidlist.uid_of(b) is None]
+        self.uidlist.assign(fresh)
+        added = []
+        for base in known + fresh:
+            sub, info = found[base]
+            rec = Record(self.uidlist.uid_of(base), base, sub, info, self.keywords.flags_from_info(info))
+            rec.vsize = size_fields(base).get("W")
+            self._insert(rec)
+            added.append(rec)
+        if gone:
+            self._remove([r.uid for r in gone])
+        added.sort(key=lambda r: r.uid)
+        new_uids = [r.uid for r in added]
+        recent = [r.uid for r in added if r.subdir == "new"]
+        if recent:
+            if self.recent_owner is not None:
+                self._move_to_cur(recent)
+            else:
+                self.recent_unclaimed.update(recent)
+        self._notify(new_uids, [r.uid for r in gone], changed_flags, recent)
+        return bool(gone or changed_flags or added)
+
+    def _insert(self, rec: Record) -> None:
+        self.records[rec.uid] = rec
+        self.by_base[rec.base] = rec
+        bisect.insort(self.uids, rec.uid)
+
+    def _remove(self, uids: list[int]) -> None:
+        dead = set(uids)
+        bases = []
+        for uid in uids:
+            rec = self.records.pop(uid, None)
+            if rec is not None:
+                self.by_base.pop(rec.base, None)
+                bases.append(rec.base)
+            self._cache.pop(uid, None)
+            self.recent_unclaimed.discard(uid)
+        self.uids = [u for u in self.uids if u not in dead]
+        self.uidlist.forget(bases)
+
+    def _notify(self, added, expunged, flags, recent, origin=None) -> None:
+        for view in list(self.listeners):
+            if expunged:
+                view.messages_expunged(expunged)
+            if flags and view is not origin:
+                view.flags_changed(flags)
+            if added:
+                view.messages_added(added, recent if view is self.recent_owner else [])
+
+    def _move_to_cur(self, uids: Iterable[int]) -> None:
+        for uid in sorted(uids):
+            rec = self.records.get(uid)
+            if rec is not None and rec.subdir != "cur":
+                self._rename(rec, "cur", rec.info or "")
+
+    def _rename(self, rec: Record, sub: str, info: str) -> bool:
+        old = os.path.join(self.path, rec.subdir, rec.filename)
+        new = os.path.join(self.path, sub, f"{rec.base}:2,{info}")
+        try:
+            os.rename(old, new)
+        except FileNotFoundError:
+            return False
+        rec.subdir, rec.info = sub, info
+        return True
+
+    # -- reading ---------------------------------------------------------------
+    def file_path(self, uid: int) -> Optional[str]:
+        rec = self.records.get(uid)
+        if rec is None:
+            return None
+        path = os.path.join(self.path, rec.subdir, rec.filename)
+        if os.path.exists(path):
+            return path
+        self.sync(force=True)  # renamed or deleted behind our back
+        rec = self.records.get(uid)
+        return os.path.join(self.path, rec.subdir, rec.filename) if rec else None
+
+    def message(self, uid: int) -> Optional[ParsedMessage]:
+        """The CRLF-normalised, parsed message (LRU-cached), or None if gone."""
+        cached = self._cache.get(uid)
+        if cached is not None:
+            self._cache.move_to_end(uid)
+            return cached
+        path = self.file_path(uid)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as f:
+                raw = normalize_crlf(f.read())
+        except FileNotFoundError:
+            return None
+        msg = ParsedMessage(raw)
+        self.records[uid].vsize = len(raw)
+        self._cache[uid] = msg
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return msg
+
+    def size(self, uid: int) -> int:
+        rec = self.records[uid]
+        if rec.vsize is None:
+            msg = self.message(uid)
+            rec.vsize = len(msg.raw) if msg is not None else 0
+        return rec.vsize
+
+    def internal_date(self, uid: int) -> datetime.datetime:
+        rec = self.records[uid]
+        if rec.mtime is None:
+            path = self.file_path(uid)
+            try:
+                rec.mtime = os.stat(path).st_mtime if path else time.time()
+            except FileNotFoundError:
+                rec.mtime = time.time()
+        return datetime.datetime.fromtimestamp(rec.mtime, datetime.timezone.utc)
+
+    def flags(self, uid: int) -> frozenset:
+        return self.records[uid].flags
+
+    # -- writing ---------------------------------------------------------------
+    def store_flags(self, uids: Iterable[int], flags: Iterable[str], mode: str, origin=None) -> list[int]:
+        """mode is ``+``, ``-`` or ``=``; returns the UIDs whose flags changed."""
+        flags = frozenset(f for f in flags if f != "\\Recent")
+        changed = []
+        for uid in uids:
+            rec = self.records.get(uid)
+            if rec is None:
+                continue
+            if mode == "+":
+                new = rec.flags | flags
+            elif mode == "-":
+                new = rec.flags - flags
+            else:
+                new = flags
+            if new == rec.flags:
+                continue
+            info = self.keywords.info_from_flags(new, rec.info or "")
+            if not self._rename(rec, "cur", info) and not self._retry_rename(rec, info):
+                continue
+            rec.flags = self.keywords.flags_from_info(info)
+            changed.append(uid)
+        self._notify([], [], changed, [], origin=origin)
+        return changed
+
+    def _retry_rename(self, rec: Record, info: str) -> bool:
+        self.sync(force=True)
+        return rec.uid in self.records and self._rename(rec, "cur", info)
+
+    def expunge(self, uids: Optional[Iterable[int]] = None, deleted_only: bool = True) -> list[int]:
+        """Delete \\Deleted messages (only those in ``uids`` when given).
+
+        ``deleted_only=False`` removes ``uids`` whatever their flags (MOVE).
+        """
+        candidates = self.uids if uids is None else [u for u in uids if u in self.records]
+        doomed = [u for u in candidates if not deleted_only or "\\Deleted" in self.records[u].flags]
+        for uid in doomed:
+            rec = self.records[uid]
+            try:
+                os.unlink(os.path.join(self.path, rec.subdir, rec.filename))
+            except FileNotFoundError:
+                pass
+        if doomed:
+            self._remove(doomed)
+            self._notify([], doomed, [], [])
+        return doomed
+
+    def deliver_file(self, data: Optional[bytes], flags: Iterable[str], date: Optional[float],
+                     link_from: Optional[str] = None, vsize: Optional[int] = None) -> int:
+        """Write a message into cur/ (APPEND, COPY) and give it the next UID.
+
+        With ``link_from`` the file is hard-linked (COPY) instead of written.
+        """
+        if link_from is not None:
+            size = os.stat(link_from).st_size
+        else:
+            size = len(data)
+            vsize = len(normalize_crlf(data))
+        base = unique_base(size, vsize or 0)
+        tmp_path = os.path.join(self.path, "tmp", base)
+        if link_from is not None:
+            os.link(link_from, tmp_path)
+        else:
+            with open(tmp_path, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        if date is not None:
+            os.utime(tmp_path, (date, date))
+        info = self.keywords.info_from_flags(flags)
+        os.rename(tmp_path, os.path.join(self.path, "cur", f"{base}:2,{info}"))
+        (uid,) = self.uidlist.assign([base])
+        rec = Record(uid, base, "cur", info, self.keywords.flags_from_info(info), vsize=vsize)
+        self._insert(rec)
+        return uid
+
+    def discard(self, uids: list[int]) -> None:
+        """Remove messages just written by us (undo of a failed COPY)."""
+        for uid in uids:
+            rec = self.records.get(uid)
+            if rec is not None:
+                try:
+                    os.unlink(os.path.join(self.path, rec.subdir, rec.filename))
+                except FileNotFoundError:
+                    pass
+        self._remove(uids)
+
+    def announce(self, uids: list[int]) -> None:
+        """Tell every view about messages this process added (\\Recent too)."""
+        if self.recent_owner is None:
+            self.recent_unclaimed.update(uids)
+        self._notify(uids, [], [], uids)
+
+    def raw_bytes(self, uid: int) -> Optional[bytes]:
+        path = self.file_path(uid)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None

@@ -1,0 +1,122 @@
+"""Evaluates a SEARCH key tree against one message's facts.
+
+Facts are fetched lazily, so flag, size, UID and date searches never open the
+message file; header and text keys parse it (cached by the mailbox).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Callable, Optional
+
+from ..wire.grammar import SearchKey
+
+_FLAG_KEYS = {
+    "ANSWERED": ("\\Answered", True), "UNANSWERED": ("\\Answered", False),
+    "DELETED": ("\\Deleted", True), "UNDELETED": ("\\Deleted", False),
+    "DRAFT": ("\\Draft", True), "UNDRAFT": ("\\Draft", False),
+    "FLAGGED": ("\\Flagged", True), "UNFLAGGED": ("\\Flagged", False),
+    "SEEN": ("\\Seen", True), "UNSEEN": ("\\Seen", False),
+}
+_ADDRESS_HEADERS = {"FROM": "From", "TO": "To", "CC": "Cc", "BCC": "Bcc", "SUBJECT": "Subject"}
+
+
+class MessageFacts:
+    """What a search may ask about one message, loaded on first use."""
+
+    def __init__(self, seq: int, uid: int, largest_seq: int, largest_uid: int, flags: frozenset,
+                 recent: bool, size: Callable[[], int], internal_date: Callable[[], datetime.datetime],
+                 message: Callable[[], Optional[object]]):
+        self.seq, self.uid = seq, uid
+        self.largest_seq, self.largest_uid = largest_seq, largest_uid
+        self.flags, self.recent = flags, recent
+        self._size, self._date, self._message = size, internal_date, message
+        self._loaded = False
+        self._msg = None
+
+    @property
+    def message(self):
+        if not self._loaded:
+            self._msg, self._loaded = self._message(), True
+        return self._msg
+
+    def size(self) -> int:
+        return self._size()
+
+    def internal_date(self) -> datetime.date:
+        return self._date().astimezone(datetime.timezone.utc).date()
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    return needle.casefold() in haystack.casefold()
+
+
+def _header_contains(facts: MessageFacts, name: str, needle: str) -> bool:
+    msg = facts.message
+    if msg is None:
+        return False
+    values = msg.header_values(name)
+    if not needle:
+        return bool(values)
+    return any(_contains(v, needle) for v in values)
+
+
+def matches(key: SearchKey, facts: MessageFacts) -> bool:
+    name, args = key.name, key.args
+    if name == "ALL":
+        return True
+    if name == "AND":
+        return all(matches(k, facts) for k in args[0])
+    if name == "NOT":
+        return not matches(args[0], facts)
+    if name == "OR":
+        return matches(args[0], facts) or matches(args[1], facts)
+    if name in _FLAG_KEYS:
+        flag, wanted = _FLAG_KEYS[name]
+        return (flag in facts.flags) == wanted
+    if name == "RECENT":
+        return facts.recent
+    if name == "NEW":
+        return facts.recent and "\\Seen" not in facts.flags
+    if name == "OLD":
+        return not facts.recent
+    if name == "KEYWORD":
+        return any(f.lower() == args[0].lower() for f in facts.flags)
+    if name == "UNKEYWORD":
+        return not any(f.lower() == args[0].lower() for f in facts.flags)
+    if name == "SEQ":
+        return args[0].contains(facts.seq, facts.largest_seq)
+    if name == "UID":
+        return args[0].contains(facts.uid, facts.largest_uid)
+    if name == "LARGER":
+        return facts.size() > args[0]
+    if name == "SMALLER":
+        return facts.size() < args[0]
+    if name in ("BEFORE", "ON", "SINCE"):
+        return _compare(name, facts.internal_date(), args[0])
+    if name in ("SENTBEFORE", "SENTON", "SENTSINCE"):
+        msg = facts.message
+        sent = msg.sent_date() if msg is not None else None
+        return sent is not None and _compare(name[4:], sent, args[0])
+    if name in _ADDRESS_HEADERS:
+        return _header_contains(facts, _ADDRESS_HEADERS[name], args[0])
+    if name == "HEADER":
+        return _header_contains(facts, args[0], args[1])
+    if name == "BODY":
+        msg = facts.message
+        return msg is not None and _contains(msg.search_text(), args[0])
+    if name == "TEXT":
+        msg = facts.message
+        if msg is None:
+            return False
+        header = msg.section((), "HEADER") or b""
+        return _contains(header.decode("utf-8", "replace"), args[0]) or _contains(msg.search_text(), args[0])
+    raise ValueError(f"unknown search key {name}")
+
+
+def _compare(kind: str, value: datetime.date, wanted: datetime.date) -> bool:
+    if kind == "BEFORE":
+        return value < wanted
+    if kind == "ON":
+        return value == wanted
+    return value >= wanted

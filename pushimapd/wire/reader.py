@@ -1,0 +1,216 @@
+"""Sans-IO framing of the client's byte stream into whole commands.
+
+The reader cuts lines, recognises literals (``{n}`` and LITERAL+ ``{n+}``),
+checks their size *before* the server answers ``+`` or buffers anything, and
+hands out events. It never touches a socket: the Twisted protocol feeds bytes
+in and acts on the events (h11's model).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
+
+_LITERAL_AT_END = re.compile(rb"\{([^{}]*)\}\r?\n\Z")
+_LITERAL_LENGTH = re.compile(rb"(\d{1,12})(\+?)\Z")
+_TAG_AND_NAME = re.compile(rb"([^\x00-\x20\x7f(){%*\"\\+]+) +([A-Za-z-]+)(?: +([A-Za-z-]+))?")
+
+
+class NeedData:
+    """Nothing complete yet; feed more bytes."""
+
+
+NEED_DATA = NeedData()
+
+
+@dataclass(frozen=True)
+class CommandBytes:
+    """A whole command in wire form (lines and literal data), ready to parse."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Continue:
+    """A synchronising literal was accepted: the server must send ``+``."""
+
+    tag: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The command cannot be read; answer ``tag`` with ``status`` + ``text``."""
+
+    tag: str
+    status: str  # "BAD" or "NO"
+    text: str
+    fatal: bool = False  # the stream cannot be resynchronised: send BYE, close
+
+
+@dataclass(frozen=True)
+class Line:
+    """A raw line, in line mode (IDLE's DONE, AUTHENTICATE responses)."""
+
+    data: bytes
+
+
+Event = Union[NeedData, CommandBytes, Continue, Rejected, Line]
+
+
+def guess_tag_and_command(data: bytes) -> tuple[str, str]:
+    """The tag and command name of a (partial) command, for errors and limits."""
+    m = _TAG_AND_NAME.match(data)
+    if not m:
+        tag = data.split(b" ", 1)[0].strip()
+        valid = tag and re.fullmatch(rb"[^\x00-\x20\x7f(){%*\"\\+]+", tag)
+        return (tag.decode("ascii") if valid else "*"), ""
+    name = m.group(2).upper()
+    if name == b"UID" and m.group(3):
+        name = b"UID " + m.group(3).upper()
+    return m.group(1).decode("ascii"), name.decode("ascii")
+
+
+class CommandReader:
+    """Turns a byte stream into command events.
+
+    ``literal_limit(command_name)`` gives the largest literal accepted for a
+    command (APPEND gets a large one, everything else a small one).
+    """
+
+    def __init__(
+        self,
+        literal_limit: Callable[[str], int],
+        max_line: int = 65536,
+        max_command: int = 1 << 20,
+    ):
+        self._buffer = bytearray()
+        self._parts: list[bytes] = []  # completed pieces of the current command
+        self._command_size = 0
+        self._literal_needed = 0  # bytes of literal data still to come
+        self._discard = 0  # bytes of a rejected LITERAL+ still to swallow
+        self._skip_line = False  # discarding an over-long line up to its LF
+        self._line_mode = False
+        self._pending: list[Event] = []
+        self.literal_limit = literal_limit
+        self.max_line = max_line
+        self.max_command = max_command
+
+    # -- input -------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+
+    def discard_buffered(self) -> int:
+        """Drop everything received but not yet consumed (after STARTTLS)."""
+        dropped = len(self._buffer)
+        self._buffer.clear()
+        self._reset_command()
+        return dropped
+
+    def set_line_mode(self, on: bool) -> None:
+        """In line mode every line is handed out raw (IDLE, AUTHENTICATE)."""
+        self._line_mode = on
+
+    @property
+    def in_command(self) -> bool:
+        """True while part of a command (e.g. before a literal) was read."""
+        return bool(self._parts) or self._literal_needed > 0
+
+    # -- output ------------------------------------------------------------
+    def next_event(self) -> Event:
+        if self._pending:
+            return self._pending.pop(0)
+        while True:
+            if self._discard:
+                take = min(self._discard, len(self._buffer))
+                del self._buffer[:take]
+                self._discard -= take
+                if self._discard:
+                    return NEED_DATA
+            if self._literal_needed:
+                if len(self._buffer) < self._literal_needed:
+                    return NEED_DATA
+                n = self._literal_needed
+                self._parts.append(bytes(self._buffer[:n]))
+                del self._buffer[:n]
+                self._literal_needed = 0
+                continue
+            event = self._next_line_event()
+            if event is not None:
+                return event
+
+    def _next_line_event(self) -> Optional[Event]:
+        end = self._buffer.find(b"\n")
+        if end < 0:
+            if len(self._buffer) > self.max_line:
+                if not self._skip_line:
+                    tag, _ = guess_tag_and_command(self._first_piece())
+                    self._pending.append(Rejected(tag, "BAD", "Line too long"))
+                self._skip_line = True
+                self._buffer.clear()
+                self._reset_command()
+                return self._pending.pop(0) if self._pending else NEED_DATA
+            return NEED_DATA
+        line = bytes(self._buffer[: end + 1])
+        del self._buffer[: end + 1]
+        if self._skip_line:
+            self._skip_line = False
+            return None
+        if len(line) > self.max_line:
+            tag, _ = guess_tag_and_command(self._first_piece() or line)
+            self._reset_command()
+            return Rejected(tag, "BAD", "Line too long")
+        if self._line_mode and not self._parts:
+            return Line(line.rstrip(b"\r\n"))
+        if not self._parts and not line.strip():
+            return None  # blank lines between commands are ignored
+        self._command_size += len(line)
+        if self._command_size > self.max_command:
+            tag, _ = guess_tag_and_command(self._first_piece() or line)
+            self._reset_command()
+            return Rejected(tag, "BAD", "Command too long")
+        m = _LITERAL_AT_END.search(line)
+        if m is None:
+            self._parts.append(line)
+            data = b"".join(self._parts)
+            self._reset_command()
+            return CommandBytes(data)
+        return self._literal_announced(line, m.group(1))
+
+    def _literal_announced(self, line: bytes, spec: bytes) -> Optional[Event]:
+        head = self._first_piece() or line
+        tag, name = guess_tag_and_command(head)
+        m = _LITERAL_LENGTH.match(spec)
+        if m is None:
+            self._reset_command()
+            return Rejected(tag, "BAD", "Invalid literal length")
+        size, plus = int(m.group(1)), bool(m.group(2))
+        limit = self.literal_limit(name)
+        if size > limit:
+            self._reset_command()
+            status, text = ("NO", "[TOOBIG] Literal too large") if name == "APPEND" else (
+                "BAD", "Literal too large for this command")
+            if plus:
+                if size > 2 * max(limit, self.literal_limit("APPEND")):
+                    return Rejected(tag, status, text, fatal=True)
+                self._discard = size
+            return Rejected(tag, status, text)
+        self._parts.append(line)
+        self._command_size += size
+        if self._command_size > self.max_command and name != "APPEND":
+            self._reset_command()
+            if plus:
+                self._discard = size
+            return Rejected(tag, "BAD", "Command too long")
+        self._literal_needed = size
+        if plus:
+            return None
+        return Continue(tag)
+
+    def _first_piece(self) -> bytes:
+        return self._parts[0] if self._parts else b""
+
+    def _reset_command(self) -> None:
+        self._parts = []
+        self._command_size = 0
+        self._literal_needed = 0

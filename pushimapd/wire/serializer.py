@@ -1,0 +1,65 @@
+"""Response values -> bytes.
+
+Every string the server sends goes through `astring`/`string`/`nstring`, which
+choose the quoted form when RFC 3501 allows it and a literal otherwise (8-bit
+bytes, CR/LF, NUL, or very long values), so raw header bytes can never break a
+response.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence, Union
+
+_QUOTABLE = re.compile(rb"[\x01-\x09\x0b\x0c\x0e-\x7f]*\Z")
+_ATOM = re.compile(rb"[^\x00-\x20\x7f-\xff(){%*\"\\\]]+\Z")
+_MAX_QUOTED = 1024
+
+Value = Union[bytes, str, int, None, "Raw", Sequence["Value"]]
+
+
+class Raw(bytes):
+    """Bytes that are already in wire form and must be sent as they are."""
+
+
+def to_bytes(value: Union[str, bytes]) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    return bytes(value)
+
+
+def literal(value: bytes) -> bytes:
+    return b"{%d}\r\n" % len(value) + value
+
+
+def string(value: Union[str, bytes]) -> bytes:
+    """A quoted string when allowed, else a literal."""
+    value = to_bytes(value)
+    if len(value) <= _MAX_QUOTED and _QUOTABLE.match(value):
+        return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    return literal(value)
+
+
+def nstring(value: Union[str, bytes, None]) -> bytes:
+    return b"NIL" if value is None else string(value)
+
+
+def astring(value: Union[str, bytes]) -> bytes:
+    """An atom when the value is a valid atom (and not NIL), else a string."""
+    value = to_bytes(value)
+    if value and _ATOM.match(value) and value.upper() != b"NIL":
+        return value
+    return string(value)
+
+
+def plist(items: Iterable[bytes]) -> bytes:
+    """A parenthesised list of already-serialised items."""
+    return b"(" + b" ".join(items) + b")"
+
+
+def number(value: int) -> bytes:
+    return b"%d" % value
+
+
+def flag_list(flags: Iterable[str]) -> bytes:
+    return plist(f.encode("ascii") for f in flags)
