@@ -1,0 +1,130 @@
+"""Maildir storage on real directories: UIDs, external changes, crashes."""
+
+import os
+
+from pushimapd.storage.maildir.account import MailStore
+from pushimapd.storage.maildir.mailbox import MaildirMailbox
+from pushimapd.storage.maildir.uidlist import FILENAME
+
+
+class Listener:
+    def __init__(self):
+        self.added, self.expunged, self.flags = [], [], []
+        self.read_write = True
+
+    def messages_added(self, uids, recent=()):
+        self.added += uids
+
+    def messages_expunged(self, uids):
+        self.expunged += uids
+
+    def flags_changed(self, uids):
+        self.flags += uids
+
+
+def deliver(folder, name, data=b"Subject: x\n\nbody\n"):
+    tmp = os.path.join(folder, "tmp", name)
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, os.path.join(folder, "new", name))
+
+
+def make(tmp_path):
+    path = str(tmp_path / "u")
+    return path, MaildirMailbox(path, "INBOX")
+
+
+def test_uids_and_uidvalidity_survive_restart(tmp_path):
+    path, box = make(tmp_path)
+    for i in range(5):
+        deliver(path, f"100{i}.M1P1.host")
+    box.sync(force=True)
+    before = {r.base: r.uid for r in box.records.values()}
+    validity = box.uidvalidity
+    again = MaildirMailbox(path, "INBOX")
+    assert {r.base: r.uid for r in again.records.values()} == before
+    assert again.uidvalidity == validity
+    assert sorted(before.values()) == [1, 2, 3, 4, 5] and again.uidnext == 6
+
+
+def test_uids_never_reused_after_expunge_and_restart(tmp_path):
+    path, box = make(tmp_path)
+    deliver(path, "1.M1P1.h")
+    deliver(path, "2.M1P1.h")
+    box.sync(force=True)
+    box.store_flags([2], ["\\Deleted"], "+")
+    assert box.expunge() == [2]
+    again = MaildirMailbox(path, "INBOX")
+    deliver(path, "3.M1P1.h")
+    again.sync(force=True)
+    assert again.uids == [1, 3]
+
+
+def test_flag_rename_by_another_program_keeps_uid_and_reports_flags(tmp_path):
+    path, box = make(tmp_path)
+    deliver(path, "1.M1P1.h")
+    box.sync(force=True)
+    listener = Listener()
+    box.add_listener(listener, read_write=False)
+    os.rename(os.path.join(path, "new", "1.M1P1.h"), os.path.join(path, "cur", "1.M1P1.h:2,FS"))
+    box.sync(force=True)
+    assert listener.flags == [1] and box.flags(1) == {"\\Flagged", "\\Seen"}
+    assert MaildirMailbox(path, "INBOX").records[1].base == "1.M1P1.h"
+
+
+def test_external_delete_and_delivery_are_noticed(tmp_path):
+    path, box = make(tmp_path)
+    deliver(path, "1.M1P1.h")
+    box.sync(force=True)
+    listener = Listener()
+    box.add_listener(listener, read_write=False)
+    os.unlink(os.path.join(path, "new", "1.M1P1.h"))
+    deliver(path, "2.M1P1.h")
+    assert box.sync() is True  # no force: the mtime check must notice
+    assert listener.expunged == [1] and listener.added == [2]
+
+
+def test_file_left_in_tmp_by_a_crash_is_never_a_message(tmp_path):
+    path, box = make(tmp_path)
+    with open(os.path.join(path, "tmp", "9.M1P1.h"), "wb") as f:
+        f.write(b"Subject: half written\n")
+    box.sync(force=True)
+    assert box.uids == []
+
+
+def test_torn_uidlist_record_is_ignored(tmp_path):
+    """A crash while appending leaves a partial line; its UID was never announced."""
+    path, box = make(tmp_path)
+    deliver(path, "1.M1P1.h")
+    box.sync(force=True)
+    with open(os.path.join(path, FILENAME), "ab") as f:
+        f.write(b"2 2.M1P1")  # torn: no newline
+    deliver(path, "3.M1P1.h")
+    again = MaildirMailbox(path, "INBOX")
+    assert [again.records[u].base for u in again.uids] == ["1.M1P1.h", "3.M1P1.h"]
+    assert again.uids[0] == 1 and again.uids[1] >= 2
+
+
+def test_append_goes_to_cur_with_flags_and_crlf_size(tmp_path):
+    path, box = make(tmp_path)
+    uid = box.deliver_file(b"Subject: a\n\nline\n", ["\\Seen", "$Label1"], 1700000000.0)
+    name = os.listdir(os.path.join(path, "cur"))[0]
+    assert name.endswith(":2,Sa") and ",W=20" in name
+    assert os.listdir(os.path.join(path, "new")) == [] and os.listdir(os.path.join(path, "tmp")) == []
+    assert box.size(uid) == len(b"Subject: a\r\n\r\nline\r\n")
+    assert box.flags(uid) == {"\\Seen", "$Label1"}
+    assert box.internal_date(uid).timestamp() == 1700000000.0
+
+
+def test_folders_noselect_parents_and_rename_with_children(tmp_path):
+    store = MailStore(str(tmp_path))
+    account = store.account("u")
+    account.create("A.B.C")
+    names = {f.name: f for f in account.folders()}
+    assert not names["A"].selectable and names["A"].has_children
+    assert names["A.B.C"].selectable
+    account.create("A")
+    account.rename("A", "Z")
+    assert {f.name for f in account.folders()} == {"INBOX", "Z", "Z.B", "Z.B.C"}
+    assert os.path.isdir(tmp_path / "u" / ".Z.B.C" / "cur")
+    assert os.path.exists(tmp_path / "u" / ".Z" / "maildirfolder")
