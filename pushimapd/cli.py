@@ -91,7 +91,7 @@ def cmd_push(args) -> None:
     root, users = _open(args)
     if args.name and not users.exists(args.name):
         raise CommandFailed(f"no such user {args.name}")
-    print_push_list(args.name)
+    print_push_list(args.name, show_secrets=args.show_urls)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     push_sub = push.add_subparsers(dest="action", required=True)
     p = push_sub.add_parser("list", parents=[common])
     p.add_argument("name", nargs="?")
+    p.add_argument("--show-urls", action="store_true", help="print URLs in full (they carry secrets)")
     p.set_defaults(func=cmd_push)
     return parser
 

@@ -25,6 +25,8 @@ MODELS: list = [User]
 
 
 def open_database(path: str) -> peewee.SqliteDatabase:
+    from .push import models as _push_models  # noqa: F401  (registers the push tables)
+
     db = peewee.SqliteDatabase(path, pragmas={"journal_mode": "wal", "synchronous": "normal",
                                               "busy_timeout": 5000, "foreign_keys": 1})
     database.initialize(db)

@@ -19,7 +19,10 @@ from twisted.python import usage
 from . import __version__, commands  # noqa: F401  (registers every command)
 from .auth import UserDirectory
 from .core.session import ServerConfig, Session
+from .commands.push import CAPABILITY as PUSH_CAPABILITY
 from .db import open_database
+from .push.policy import TargetPolicy
+from .push.service import PushService
 from .sample import ensure_sample_users, resolve_paths
 from .storage.maildir.account import MailStore
 
@@ -39,6 +42,8 @@ class Options(usage.Options):
         ["tls-key", None, None, "PEM private key for STARTTLS on plain listeners"],
         ["max-append", None, 64 * 1024 * 1024, "Largest APPEND literal in bytes", int],
         ["sync-interval", None, 1.0, "Seconds between rescans of open mailboxes (fallback to inotify)", float],
+        ["push-quiet-folders", None, "Junk,Spam", "Comma-separated folders whose deliveries never push"],
+        ["push-limit", None, 16, "Push registrations allowed per user", int],
     ]
     optFlags = [
         ["push-allow-http", None, "Allow plain http:// push targets (test beds)"],
@@ -208,11 +213,16 @@ def makeService(options: Options) -> service.MultiService:
         ensure_sample_users(users)
     store = MailStore(root)
     context = tls_context(options["tls-cert"], options["tls-key"]) if options["tls-cert"] else None
+    policy = TargetPolicy(allow_http=options["push-allow-http"], allow_private=options["push-allow-private"])
+    quiet = tuple(f.strip() for f in options["push-quiet-folders"].split(",") if f.strip())
+    push = PushService(reactor, store, root, policy, quiet=quiet, limit=options["push-limit"])
     config = ServerConfig(
         store=store, users=users, max_append=options["max-append"],
         allow_insecure_auth=options["allow-insecure-auth"], tls_available=context is not None,
+        push=push.registry, extra_capabilities=(PUSH_CAPABILITY,),
     )
     top = service.MultiService()
+    push.setServiceParent(top)
     factory = IMAPFactory(config, users, context, trace=options["trace"])
     for endpoint in options["listen"] or [DEFAULT_LISTEN]:
         strports.service(endpoint, factory).setServiceParent(top)

@@ -223,6 +223,10 @@ class MailStore:
             mailbox = self._mailboxes[path] = MaildirMailbox(path, name)
         return mailbox
 
+    def loaded_at(self, path: str) -> Optional[MaildirMailbox]:
+        """The folder's shared object if some session opened it, else None."""
+        return self._mailboxes.get(path)
+
     def loaded(self) -> Iterator[MaildirMailbox]:
         return iter(list(self._mailboxes.values()))
 

@@ -1,0 +1,209 @@
+"""Sends fired notifications: one HTTP PUT each, with retries, bounded.
+
+Every delivery is a `Delivery` row until it succeeds or is dropped, so a
+restart resumes it. Timing (backoff, Retry-After) runs on an injectable clock
+so tests can drive it with `twisted.internet.task.Clock`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import treq
+from twisted.internet import defer, error as net_error
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone, ResponseFailed
+from twisted.web.iweb import IAgent
+from zope.interface import implementer
+
+from .models import Delivery
+from .policy import PolicyReactor, TargetPolicy, redact
+
+log = Logger()
+BODY_CAP = 4096
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    attempts: int = 5  # in all
+    base_delay: float = 1.0  # waits 1, 2, 4, 8 s
+    max_delay: float = 300.0  # cap, also for Retry-After
+    timeout: float = 10.0  # per try: connect + response
+    concurrency: int = 64
+
+
+@implementer(IAgent)
+class _ExactHeadersAgent:
+    """Drops the Accept-Encoding header treq adds: the PUT carries exactly the
+    contract's headers (we never read the body, so no decoding is needed)."""
+
+    def __init__(self, agent):
+        self._agent = agent
+
+    def request(self, method, uri, headers=None, bodyProducer=None):
+        if headers is not None:
+            headers.removeHeader(b"accept-encoding")
+        return self._agent.request(method, uri, headers, bodyProducer)
+
+
+class _CappedDiscard(Protocol):
+    """Reads at most BODY_CAP bytes of a response body, then hangs up."""
+
+    def __init__(self, done: defer.Deferred):
+        self.done = done
+        self.seen = 0
+
+    def dataReceived(self, data: bytes) -> None:
+        self.seen += len(data)
+        if self.seen > BODY_CAP and self.transport is not None:
+            self.transport.stopProducing()
+
+    def connectionLost(self, reason) -> None:
+        if not self.done.called:
+            self.done.callback(None)
+
+
+def retry_after_seconds(value: Optional[bytes], now: float) -> Optional[float]:
+    """Retry-After as delta-seconds or an HTTP date; None when absent or invalid."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+class Dispatcher:
+    def __init__(self, reactor, policy: TargetPolicy, settings: RetrySettings = RetrySettings(), clock=None):
+        self.reactor = reactor
+        self.clock = clock or reactor
+        self.settings = settings
+        self.policy_reactor = PolicyReactor(reactor, policy)
+        pool = HTTPConnectionPool(reactor, persistent=True)
+        pool.maxPersistentPerHost = 4
+        self.agent = _ExactHeadersAgent(Agent(self.policy_reactor, pool=pool, connectTimeout=settings.timeout))
+        self.semaphore = defer.DeferredSemaphore(settings.concurrency)
+        self.scheduled: dict[int, object] = {}  # delivery id -> IDelayedCall
+        self.in_flight: set[int] = set()
+        self.on_outcome = lambda delivery_id, outcome: None  # tests and benchmarks listen here
+
+    # -- scheduling ------------------------------------------------------------
+    def resume_all(self) -> int:
+        """Schedule every recorded delivery (after a restart)."""
+        rows = list(Delivery.select())
+        for row in rows:
+            self.schedule(row)
+        if rows:
+            log.info("push: resuming {count} unfinished deliveries", count=len(rows))
+        return len(rows)
+
+    def schedule(self, row: Delivery) -> None:
+        delay = max(0.0, row.next_attempt_at - time.time())
+        if row.id in self.scheduled or row.id in self.in_flight:
+            return
+        if delay == 0 and row.attempts == 0:
+            self._start(row.id)
+        else:
+            self.scheduled[row.id] = self.clock.callLater(delay, self._start, row.id)
+
+    def deliveries_fired(self, rows: list[Delivery]) -> None:
+        for row in rows:
+            self.schedule(row)
+
+    def cancel_url(self, user: str, url: bytes) -> None:
+        """A new PUT of this URL: forget retries still pending for it."""
+        for delivery_id, call in list(self.scheduled.items()):
+            row = Delivery.get_or_none(Delivery.id == delivery_id)
+            if row is None or (row.user == user and bytes(row.url) == url):
+                if call.active():
+                    call.cancel()
+                del self.scheduled[delivery_id]
+
+    def _start(self, delivery_id: int) -> None:
+        self.scheduled.pop(delivery_id, None)
+        self.in_flight.add(delivery_id)
+        d = self.semaphore.run(self._attempt, delivery_id)
+        d.addErrback(lambda f: log.failure("push attempt crashed", f))
+        d.addBoth(lambda _: self.in_flight.discard(delivery_id))
+
+    # -- one try -----------------------------------------------------------------
+    @defer.inlineCallbacks
+    def _attempt(self, delivery_id: int):
+        row = Delivery.get_or_none(Delivery.id == delivery_id)
+        if row is None:
+            return  # cancelled by a new PUT of the URL
+        url = bytes(row.url)
+        attempt = row.attempts + 1
+        log.info("push attempt {attempt} to {url} for {user}", attempt=attempt, url=redact(url), user=row.user)
+        status, retry_after, problem = None, None, None
+        try:
+            response = yield treq.request(
+                "PUT", url.decode("ascii"), data=bytes(row.payload), agent=self.agent,
+                headers={b"Content-Type": [b"application/x-www-form-urlencoded"]},
+                allow_redirects=False, timeout=self.settings.timeout, unbuffered=True)
+            status = response.code
+            retry_after = retry_after_seconds(response.headers.getRawHeaders(b"retry-after", [None])[0], time.time())
+            done = defer.Deferred()
+            response.deliverBody(_CappedDiscard(done))
+            done.addTimeout(self.settings.timeout, self.reactor)
+            try:
+                yield done  # the body is ignored; the status already decided
+            except defer.TimeoutError:
+                pass
+        except net_error.DNSLookupError as e:
+            host = url.split(b"//", 1)[-1].split(b"/", 1)[0].split(b":", 1)[0].decode("ascii", "replace")
+            if host.strip("[]") in self.policy_reactor.nameResolver.refused_hosts:
+                self._finish(row, "refused", "target address refused by policy")
+                return
+            problem = f"DNS lookup failed: {e}"
+        except (defer.CancelledError, net_error.TimeoutError, net_error.ConnectingCancelledError):
+            problem = "timeout"
+        except (net_error.ConnectError, ResponseFailed, ResponseDone, net_error.ConnectionLost) as e:
+            problem = f"connection error: {type(e).__name__}"
+        except Exception as e:  # anything else from the network stack: retry
+            problem = f"error: {type(e).__name__}"
+        self._outcome(row, attempt, status, retry_after, problem)
+
+    def _outcome(self, row: Delivery, attempt: int, status: Optional[int], retry_after: Optional[float],
+                 problem: Optional[str]) -> None:
+        if status is not None and 200 <= status < 300:
+            self._finish(row, "delivered", f"HTTP {status}")
+            return
+        if status in (404, 410):
+            self._finish(row, "gone", f"HTTP {status}")
+            return
+        if status is not None and status < 500 and status not in (408, 429):
+            self._finish(row, "failed", f"HTTP {status}")
+            return
+        reason = problem or f"HTTP {status}"
+        if attempt >= self.settings.attempts:
+            self._finish(row, "gave-up", reason)
+            return
+        delay = self.settings.base_delay * (2 ** (attempt - 1))
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        delay = min(delay, self.settings.max_delay)
+        updated = (Delivery.update(attempts=attempt, next_attempt_at=time.time() + delay, last_error=reason[:200])
+                   .where(Delivery.id == row.id).execute())
+        log.info("push attempt {attempt} to {url} failed ({reason}); retry in {delay}s", attempt=attempt,
+                 url=redact(bytes(row.url)), reason=reason, delay=delay)
+        self.on_outcome(row.id, "retry")
+        if updated:
+            self.scheduled[row.id] = self.clock.callLater(delay, self._start, row.id)
+
+    def _finish(self, row: Delivery, outcome: str, detail: str) -> None:
+        Delivery.delete().where(Delivery.id == row.id).execute()
+        emit = log.info if outcome == "delivered" else log.warn
+        emit("push to {url} for {user}: {outcome} ({detail})", url=redact(bytes(row.url)), user=row.user,
+             outcome=outcome, detail=detail)
+        self.on_outcome(row.id, outcome)

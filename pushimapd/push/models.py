@@ -1,0 +1,37 @@
+"""Push state in sqlite (peewee): registrations and fired-but-undelivered PUTs.
+
+A fire moves a user's registrations into `Delivery` rows in one transaction,
+so a crash (even kill -9) loses neither a registration nor a delivery that
+has not finished: both are read back at start.
+"""
+
+from __future__ import annotations
+
+import time
+
+import peewee
+
+from ..db import MODELS, BaseModel
+
+
+class Registration(BaseModel):
+    user = peewee.CharField(max_length=128, index=True)
+    url = peewee.BlobField()  # compared byte for byte as sent
+    payload = peewee.BlobField()
+    updated = peewee.BigIntegerField()  # order of the latest PUT (monotonic sequence)
+
+    class Meta:
+        indexes = ((("user", "url"), True),)
+
+
+class Delivery(BaseModel):
+    user = peewee.CharField(max_length=128, index=True)
+    url = peewee.BlobField()
+    payload = peewee.BlobField()
+    fired_at = peewee.FloatField(default=time.time)
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = peewee.FloatField(default=time.time)
+    last_error = peewee.CharField(max_length=200, null=True)
+
+
+MODELS.extend([Registration, Delivery])

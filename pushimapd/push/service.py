@@ -1,0 +1,59 @@
+"""Assembles push: watcher -> (live sessions, registry.fire) -> dispatcher."""
+
+from __future__ import annotations
+
+import os
+
+from twisted.application import service
+from twisted.logger import Logger
+
+from .dispatcher import Dispatcher, RetrySettings
+from .policy import TargetPolicy
+from .registry import PushRegistry
+from .watcher import MaildirWatcher
+
+log = Logger()
+DEFAULT_QUIET = ("Junk", "Spam")
+
+
+def is_quiet(folder: str, quiet: tuple[str, ...]) -> bool:
+    """Deliveries into these folders never fire (case-insensitive names)."""
+    return folder.lower() in {q.lower() for q in quiet}
+
+
+class PushService(service.Service):
+    def __init__(self, reactor, store, root: str, policy: TargetPolicy, quiet=DEFAULT_QUIET,
+                 limit: int = 16, settings: RetrySettings = RetrySettings(), rescan_interval: float = 5.0):
+        self.store = store
+        self.quiet = tuple(quiet)
+        self.registry = PushRegistry(policy, limit)
+        self.dispatcher = Dispatcher(reactor, policy, settings)
+        self.registry.on_put = self.dispatcher.cancel_url
+        self.registry.on_fired = self.dispatcher.deliveries_fired
+        self.watcher = MaildirWatcher(root, reactor, self.delivered, self.changed, rescan_interval)
+        self.root = root
+
+    def _sync_open_mailbox(self, user: str, folder: str) -> None:
+        path = os.path.join(self.root, user) if folder == "INBOX" else os.path.join(self.root, user, "." + folder)
+        mailbox = self.store.loaded_at(path)
+        if mailbox is not None and mailbox.listeners:
+            mailbox.sync(force=True)
+
+    def delivered(self, user: str, folder: str) -> None:
+        self._sync_open_mailbox(user, folder)  # IDLE sessions hear of it now
+        if is_quiet(folder, self.quiet):
+            log.info("delivery for {user} into quiet folder {folder}: no push", user=user, folder=folder)
+            return
+        self.registry.fire(user, folder)
+
+    def changed(self, user: str, folder: str) -> None:
+        self._sync_open_mailbox(user, folder)
+
+    def startService(self) -> None:
+        super().startService()
+        self.dispatcher.resume_all()
+        self.watcher.start()
+
+    def stopService(self):
+        self.watcher.stop()
+        return super().stopService()
