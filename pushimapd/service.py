@@ -42,7 +42,7 @@ class Options(usage.Options):
         ["tls-key", None, None, "PEM private key for STARTTLS on plain listeners"],
         ["max-append", None, 64 * 1024 * 1024, "Largest APPEND literal in bytes", int],
         ["sync-interval", None, 1.0, "Seconds between rescans of open mailboxes (fallback to inotify)", float],
-        ["push-quiet-folders", None, "Junk,Spam", "Comma-separated folders whose deliveries never push"],
+        ["push-quiet-folders", None, "", "Comma-separated folders whose deliveries never push, besides the \\Junk one"],
         ["push-limit", None, 16, "Push registrations allowed per user", int],
     ]
     optFlags = [
@@ -56,6 +56,14 @@ class Options(usage.Options):
     def __init__(self):
         super().__init__()
         self["listen"] = []
+        self["special-use"] = {}
+
+    def opt_special_use(self, value: str) -> None:
+        """FOLDER=\\Attribute for every user, e.g. "Spam=\\Junk" (repeatable)"""
+        folder, sep, attribute = value.partition("=")
+        if not sep or not attribute.startswith("\\"):
+            raise usage.UsageError("--special-use takes FOLDER=\\Attribute")
+        self["special-use"][folder] = attribute
 
     def opt_listen(self, endpoint: str) -> None:
         """A Twisted endpoint to listen on (repeatable; default tcp:1143:interface=127.0.0.1)"""
@@ -211,7 +219,7 @@ def makeService(options: Options) -> service.MultiService:
     users = UserDirectory()
     if is_sample:
         ensure_sample_users(users)
-    store = MailStore(root)
+    store = MailStore(root, special_use_config=options["special-use"])
     context = tls_context(options["tls-cert"], options["tls-key"]) if options["tls-cert"] else None
     policy = TargetPolicy(allow_http=options["push-allow-http"], allow_private=options["push-allow-private"])
     quiet = tuple(f.strip() for f in options["push-quiet-folders"].split(",") if f.strip())

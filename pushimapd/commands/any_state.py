@@ -13,7 +13,7 @@ from ..wire.grammar import ParseError
 
 BASE_CAPABILITIES = [
     "IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
-    "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE",
+    "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH",
 ]
 
 

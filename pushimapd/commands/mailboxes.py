@@ -79,15 +79,20 @@ def examine(session, cmd):
 def _create_args(cursor):
     cursor.sp()
     name = cursor.mailbox()
+    use: tuple = ()
     if not cursor.at_end():
-        raise ParseError("CREATE parameters are not supported")
-    return (name,)
+        cursor.sp()
+        cursor.expect(b"(", "Expected CREATE parameters")
+        cursor.expect(b"USE ", "Only the USE parameter of CREATE is supported")
+        use = tuple(cursor.paren_list(cursor.flag))
+        cursor.expect(b")", "Expected ')' after CREATE parameters")
+    return (name, use)
 
 
 @command("CREATE", AUTH, _create_args)
 def create(session, cmd):
     try:
-        session.account.create(mailbox_name(cmd.args[0]))
+        session.account.create(mailbox_name(cmd.args[0]), use=cmd.args[1])
     except MailboxError as e:
         return failure(e)
     return OK("CREATE completed")
@@ -155,12 +160,42 @@ def name_matches(regex: re.Pattern, name: str) -> bool:
     return False
 
 
+LIST_SELECTION = {"SPECIAL-USE", "SUBSCRIBED", "REMOTE", "RECURSIVEMATCH"}
+LIST_RETURN = {"SPECIAL-USE", "CHILDREN", "SUBSCRIBED"}
+
+
 def _list_args(cursor):
+    """LIST [(selection)] reference (pattern | (patterns)) [RETURN (options)]."""
+    cursor.sp()
+    selection: tuple = ()
+    if cursor.peek() == b"(":
+        selection = tuple(o.upper() for o in cursor.paren_list(cursor.atom))
+        unknown = set(selection) - LIST_SELECTION
+        if unknown:
+            raise ParseError(f"Unsupported LIST selection option {sorted(unknown)[0]}")
+        cursor.sp()
+    reference = cursor.mailbox()
+    cursor.sp()
+    if cursor.peek() == b"(":
+        patterns = tuple(cursor.paren_list(cursor.list_mailbox))
+    else:
+        patterns = (cursor.list_mailbox(),)
+    returns: tuple = ()
+    if not cursor.at_end():
+        cursor.sp()
+        cursor.expect(b"RETURN ", "Expected RETURN")
+        returns = tuple(o.upper() for o in cursor.paren_list(cursor.atom))
+        unknown = set(returns) - LIST_RETURN
+        if unknown:
+            raise ParseError(f"Unsupported LIST return option {sorted(unknown)[0]}")
+    return (selection, reference, patterns, returns)
+
+
+def _lsub_args(cursor):
     cursor.sp()
     reference = cursor.mailbox()
     cursor.sp()
-    pattern = cursor.list_mailbox()
-    return (reference, pattern)
+    return ((), reference, (cursor.list_mailbox(),), ())
 
 
 def _list_line(kind: bytes, attributes: list[str], name: str) -> bytes:
@@ -168,39 +203,51 @@ def _list_line(kind: bytes, attributes: list[str], name: str) -> bytes:
     return kind + b" " + attrs + b' "' + SEPARATOR.encode() + b'" ' + ser.string(name)
 
 
-def _full_pattern(session, cmd):
-    reference, pattern = (mailbox_name(a) for a in cmd.args)
-    return normalize_name(reference + pattern) if reference + pattern else ""
+def _full_patterns(cmd) -> list[str]:
+    reference = mailbox_name(cmd.args[1])
+    return [normalize_name(reference + mailbox_name(p)) if reference + mailbox_name(p) else ""
+            for p in cmd.args[2]]
 
 
 @command("LIST", AUTH, _list_args)
 def list_command(session, cmd):
+    selection, _reference, _patterns, returns = cmd.args
     try:
-        pattern = _full_pattern(session, cmd)
+        patterns = _full_patterns(cmd)
     except MailboxError as e:
         return failure(e)
-    if pattern == "":
+    if patterns == [""]:
         session.untagged(_list_line(b"LIST", ["\\Noselect"], ""))
         return OK("LIST completed")
-    regex = pattern_regex(pattern)
-    for folder in session.account.folders():
-        if not name_matches(regex, folder.name):
+    regexes = [pattern_regex(p) for p in patterns if p]
+    account = session.account
+    special = account.special_use_attributes()
+    subscribed = set(account.subscriptions()) if "SUBSCRIBED" in selection + returns else set()
+    for folder in account.folders():
+        if not any(name_matches(r, folder.name) for r in regexes):
+            continue
+        if "SPECIAL-USE" in selection and folder.name not in special:
+            continue
+        if "SUBSCRIBED" in selection and folder.name not in subscribed:
             continue
         attrs = [] if folder.selectable else ["\\Noselect"]
         attrs.append("\\HasChildren" if folder.has_children else "\\HasNoChildren")
+        attrs.extend(special.get(folder.name, []))
+        if folder.name in subscribed:
+            attrs.append("\\Subscribed")
         session.untagged(_list_line(b"LIST", attrs, folder.name))
     return OK("LIST completed")
 
 
-@command("LSUB", AUTH, _list_args)
+@command("LSUB", AUTH, _lsub_args)
 def lsub(session, cmd):
     try:
-        pattern = _full_pattern(session, cmd)
+        patterns = _full_patterns(cmd)
     except MailboxError as e:
         return failure(e)
-    if pattern == "":
+    if patterns == [""]:
         return OK("LSUB completed")
-    regex = pattern_regex(pattern)
+    regex = pattern_regex(patterns[0])
     existing = {f.name: f for f in session.account.folders()}
     for name in session.account.subscriptions():
         if name_matches(regex, name):

@@ -13,12 +13,15 @@ from .registry import PushRegistry
 from .watcher import MaildirWatcher
 
 log = Logger()
-DEFAULT_QUIET = ("Junk", "Spam")
+DEFAULT_QUIET: tuple[str, ...] = ()
 
 
-def is_quiet(folder: str, quiet: tuple[str, ...]) -> bool:
-    """Deliveries into these folders never fire (case-insensitive names)."""
-    return folder.lower() in {q.lower() for q in quiet}
+def is_quiet(folder: str, junk_folders: list[str], extra: tuple[str, ...]) -> bool:
+    """Deliveries into the \\Junk folder(s) and the configured ones never fire.
+
+    Without configuration \\Junk is a top-level Junk or Spam (any case).
+    """
+    return folder in junk_folders or folder.lower() in {q.lower() for q in extra}
 
 
 class PushService(service.Service):
@@ -41,7 +44,9 @@ class PushService(service.Service):
 
     def delivered(self, user: str, folder: str) -> None:
         self._sync_open_mailbox(user, folder)  # IDLE sessions hear of it now
-        if is_quiet(folder, self.quiet):
+        special = self.store.account(user).special_use_attributes()
+        junk = [name for name, attrs in special.items() if "\\Junk" in attrs]
+        if is_quiet(folder, junk, self.quiet):
             log.info("delivery for {user} into quiet folder {folder}: no push", user=user, folder=folder)
             return
         self.registry.fire(user, folder)

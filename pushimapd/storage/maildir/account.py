@@ -17,6 +17,7 @@ from typing import Iterator, Optional
 
 from ...wire import utf7
 from .mailbox import MaildirMailbox
+from .specialuse import SUPPORTED as SPECIAL_USE_SUPPORTED, SpecialUse, canonical
 
 SEPARATOR = "."
 SUBSCRIPTIONS = "subscriptions"
@@ -110,17 +111,31 @@ class MaildirAccount:
             for i in range(1, len(parts)):
                 names.add(SEPARATOR.join(parts[:i]))
         prefixes = {n.rsplit(SEPARATOR, 1)[0] for n in names if SEPARATOR in n}
-        return [FolderInfo(n, n in real, n in prefixes) for n in sorted(names)]
+        ordered = sorted(names, key=lambda n: (n != "INBOX", n))
+        return [FolderInfo(n, n in real, n in prefixes) for n in ordered]
+
+    def special_use(self) -> SpecialUse:
+        return SpecialUse(self.root, self.store.special_use_config)
+
+    def special_use_attributes(self) -> dict[str, list[str]]:
+        """folder -> RFC 6154 attributes, for the selectable folders."""
+        return self.special_use().attributes(f.name for f in self.folders() if f.selectable)
 
     # -- changes ---------------------------------------------------------------
-    def create(self, name: str) -> None:
+    def create(self, name: str, use: tuple[str, ...] = ()) -> None:
         name = validate_name(name.rstrip(SEPARATOR)) if name != SEPARATOR else validate_name("")
         if name == "INBOX" or self.exists(name):
             raise MailboxError("Mailbox already exists", "ALREADYEXISTS")
+        attributes = [canonical(a) for a in use]
+        for attribute in attributes:
+            if attribute not in SPECIAL_USE_SUPPORTED:
+                raise MailboxError(f"Special-use attribute {attribute} is not supported", "USEATTR")
         path = self.path_of(name)
         for sub in ("tmp", "new", "cur"):
             os.makedirs(os.path.join(path, sub), exist_ok=True)
         open(os.path.join(path, "maildirfolder"), "a").close()
+        if attributes:
+            self.special_use().assign(name, attributes)
 
     def delete(self, name: str) -> None:
         name = validate_name(name)
@@ -136,6 +151,7 @@ class MaildirAccount:
         doomed = os.path.join(self.root, f"..pushimapd-trash-{os.getpid()}-{next(_trash_counter)}")
         os.rename(path, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
+        self.special_use().forget(name)
 
     def rename(self, old: str, new: str) -> None:
         old, new = validate_name(old), validate_name(new)
@@ -159,6 +175,7 @@ class MaildirAccount:
         for src, dst in moves:
             self.store.forget(self.path_of(src))
             os.rename(self.path_of(src), self.path_of(dst))
+        self.special_use().rename(old, new)
         subs = self.subscriptions()
         renamed = [new + s[len(old):] if s == old or s.startswith(old + SEPARATOR) else s for s in subs]
         if renamed != subs:
@@ -208,8 +225,9 @@ class MaildirAccount:
 class MailStore:
     """All users' Maildirs under one root; shares one mailbox object per folder."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, special_use_config: Optional[dict[str, str]] = None):
         self.root = root
+        self.special_use_config = dict(special_use_config or {})  # folder -> attribute, all users
         self._mailboxes: dict[str, MaildirMailbox] = {}
 
     def account(self, user: str) -> MaildirAccount:
