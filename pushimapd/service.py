@@ -44,6 +44,8 @@ class Options(usage.Options):
         ["sync-interval", None, 1.0, "Seconds between rescans of open mailboxes (fallback to inotify)", float],
         ["push-quiet-folders", None, "", "Comma-separated folders whose deliveries never push, besides the \\Junk one"],
         ["push-limit", None, 16, "Push registrations allowed per user", int],
+        ["trusted-networks", None, "127.0.0.0/8,::1/128",
+         "Comma-separated networks whose peers may log in without TLS ('none' for no network)"],
     ]
     optFlags = [
         ["push-allow-http", None, "Allow plain http:// push targets (test beds)"],
@@ -74,14 +76,27 @@ class Options(usage.Options):
             raise usage.UsageError("--tls-cert and --tls-key go together")
 
 
-def _is_loopback(address) -> bool:
+def parse_networks(text: str) -> tuple:
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        return tuple(ipaddress.ip_network(n.strip(), strict=False) for n in text.split(",") if n.strip())
+    except ValueError as e:
+        raise usage.UsageError(f"--trusted-networks: {e}") from None
+
+
+def _is_trusted(address, networks) -> bool:
+    """Plaintext login is allowed without TLS only for peers in these networks."""
     host = getattr(address, "host", None)
     if host is None:
         return True  # UNIX sockets and the like are local
     try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+        ip = ipaddress.ip_address(host.split("%")[0])
     except ValueError:
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in networks)
 
 
 def _redact(data: bytes) -> bytes:
@@ -98,7 +113,7 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
 
     def connectionMade(self) -> None:
         secure = interfaces.ISSLTransport.providedBy(self.transport)
-        local = _is_loopback(self.transport.getPeer())
+        local = _is_trusted(self.transport.getPeer(), self.factory.trusted_networks)
         self.session = Session(self.factory.config, secure=secure, local=local)
         self.session.on_output = self._flush
         self.setTimeout(AUTOLOGOUT_SECONDS)
@@ -164,7 +179,9 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
 
 
 class IMAPFactory(protocol.Factory):
-    def __init__(self, config: ServerConfig, users: UserDirectory, tls_context=None, trace: bool = False):
+    def __init__(self, config: ServerConfig, users: UserDirectory, tls_context=None, trace: bool = False,
+                 trusted_networks=parse_networks("127.0.0.0/8,::1/128")):
+        self.trusted_networks = trusted_networks
         self.config = config
         self.users = users
         self.tls_context = tls_context
@@ -231,7 +248,8 @@ def makeService(options: Options) -> service.MultiService:
     )
     top = service.MultiService()
     push.setServiceParent(top)
-    factory = IMAPFactory(config, users, context, trace=options["trace"])
+    factory = IMAPFactory(config, users, context, trace=options["trace"],
+                          trusted_networks=parse_networks(options["trusted-networks"]))
     for endpoint in options["listen"] or [DEFAULT_LISTEN]:
         strports.service(endpoint, factory).setServiceParent(top)
     MailboxPoller(store, options["sync-interval"]).setServiceParent(top)

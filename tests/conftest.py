@@ -14,7 +14,7 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(REPO, "maildir-sample")
-_PORT_LINE = re.compile(rb"IMAPFactory starting on (\d+)")
+_PORT_LINE = re.compile(rb"IMAPFactory (?:\(TLS\) )?starting on (\d+)")
 
 
 def env_with_repo() -> dict:
@@ -47,8 +47,10 @@ def copy_sample(root: str) -> None:
 class ServerProcess:
     """A pushimapd started with twistd; ``port`` is read from its log."""
 
-    def __init__(self, root: str, extra_args=(), users=(("demo", "demo"),)):
+    def __init__(self, root: str, extra_args=(), users=(("demo", "demo"),),
+                 listen: str = "tcp:0:interface=127.0.0.1"):
         self.root = root
+        self.listen = listen
         self.extra_args = list(extra_args)
         self.users = users
         self.proc: subprocess.Popen | None = None
@@ -62,8 +64,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 30) -> "ServerProcess":
         cmd = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=",
-               "pushimapd", "--maildir-root", self.root, "--listen", "tcp:0:interface=127.0.0.1",
-               *self.extra_args]
+               "pushimapd", "--maildir-root", self.root, "--listen", self.listen, *self.extra_args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env=env_with_repo(), cwd=self.root)
         deadline = time.monotonic() + timeout
