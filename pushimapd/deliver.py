@@ -33,7 +33,7 @@ def deliver(root: str, user: str, folder: str, data: bytes) -> str:
     now = time.time()
     secs = int(now)
     host = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
-    base = f"{secs}.M{int((now - secs) * 1e6)}P{os.getpid()}Q{_sequence}.{host},S={len(data)}"
+    base = f"{secs}.M{int((now - secs) * 1e6):06d}P{os.getpid()}Q{_sequence}.{host},S={len(data)}"
     tmp_path = os.path.join(path, "tmp", base)
     with open(tmp_path, "wb") as f:
         f.write(data)

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -76,9 +77,17 @@ class ServerProcess:
             m = _PORT_LINE.search(line)
             if m:
                 self.port = int(m.group(1))
+                # keep draining the log: a full pipe would block the server
+                self._drain = threading.Thread(target=self._read_log, daemon=True)
+                self._drain.start()
                 return self
         self.stop()
         raise RuntimeError("server did not start:\n" + self.log.decode(errors="replace"))
+
+    def _read_log(self) -> None:
+        stream = self.proc.stdout
+        for line in iter(stream.readline, b""):
+            self.log += line
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -89,7 +98,11 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait()
         if self.proc is not None and self.proc.stdout:
-            self.log += self.proc.stdout.read() or b""
+            drain = getattr(self, "_drain", None)
+            if drain is not None:
+                drain.join(timeout=10)
+            else:
+                self.log += self.proc.stdout.read() or b""
             self.proc.stdout.close()
         self.proc = None
 

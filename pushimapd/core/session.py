@@ -57,7 +57,7 @@ class Session:
         self.user: Optional[str] = None
         self.account = None
         self.selected: Optional[SelectedView] = None
-        self.reader = rd.CommandReader(self._literal_limit)
+        self.reader = rd.CommandReader(self._literal_limit, precheck=self._before_literal)
         self.enabled: set[str] = set()
         self.pending: Optional[Action] = None
         self.on_output: Callable[[], None] = lambda: None
@@ -98,6 +98,31 @@ class Session:
 
     def _literal_limit(self, name: str) -> int:
         return self.config.max_append if name == "APPEND" else SMALL_LITERAL
+
+    def _before_literal(self, tag: str, name: str, first_line: bytes):
+        """Refuse before ``+``: wrong state, or APPEND to a mailbox that is missing."""
+        spec = dispatch.COMMANDS.get(name.split(" ")[-1])
+        if spec is None:
+            return ("BAD", f"Unknown command {name}")
+        if self.state not in spec.states:
+            return ("BAD", f"{spec.name} is not allowed in the {self.state} state")
+        if name == "APPEND" and self.account is not None:
+            from ..wire.parser import Cursor
+
+            cursor = Cursor(first_line)
+            try:
+                cursor.pos = first_line.upper().index(b" APPEND ") + 8
+                mailbox = cursor.astring() if cursor.peek() not in (b"{", b"~") else None
+            except Exception:
+                return None  # let the parser report it once the command is complete
+            if mailbox is not None:
+                try:
+                    exists = self.account.exists(mailbox.decode("ascii"))
+                except UnicodeDecodeError:
+                    exists = False
+                if not exists:
+                    return ("NO", "[TRYCREATE] Mailbox does not exist")
+        return None
 
     # -- main loop ---------------------------------------------------------------
     def _run(self) -> None:

@@ -83,7 +83,11 @@ class CommandReader:
         literal_limit: Callable[[str], int],
         max_line: int = 65536,
         max_command: int = 1 << 20,
+        precheck: Optional[Callable[[str, str, bytes], Optional[tuple[str, str]]]] = None,
     ):
+        # precheck(tag, command, first line) may refuse a command before its
+        # first literal is accepted: (status, text), e.g. APPEND to a missing mailbox
+        self.precheck = precheck
         self._buffer = bytearray()
         self._parts: list[bytes] = []  # completed pieces of the current command
         self._command_size = 0
@@ -195,6 +199,13 @@ class CommandReader:
                     return Rejected(tag, status, text, fatal=True)
                 self._discard = size
             return Rejected(tag, status, text)
+        if not self._parts and self.precheck is not None:
+            refusal = self.precheck(tag, name, line)
+            if refusal is not None:
+                self._reset_command()
+                if plus:
+                    self._discard = size
+                return Rejected(tag, *refusal)
         self._parts.append(line)
         self._command_size += size
         if self._command_size > self.max_command and name != "APPEND":

@@ -55,7 +55,7 @@ def unique_base(size: int, vsize: int) -> str:
     now = time.time()
     secs = int(now)
     usecs = int((now - secs) * 1_000_000)
-    return f"{secs}.M{usecs}P{os.getpid()}Q{next(_counter)}.{_HOST},S={size},W={vsize}"
+    return f"{secs}.M{usecs:06d}P{os.getpid()}Q{next(_counter)}.{_HOST},S={size},W={vsize}"
 
 
 class MaildirMailbox:
