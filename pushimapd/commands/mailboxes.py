@@ -249,11 +249,23 @@ def lsub(session, cmd):
         return OK("LSUB completed")
     regex = pattern_regex(patterns[0])
     existing = {f.name: f for f in session.account.folders()}
-    for name in session.account.subscriptions():
+    subscribed = session.account.subscriptions()
+    listed = set()
+    for name in subscribed:
         if name_matches(regex, name):
             folder = existing.get(name)
             attrs = [] if folder is not None and folder.selectable else ["\\Noselect"]
             session.untagged(_list_line(b"LSUB", attrs, name))
+            listed.add(name)
+    # RFC 3501 6.3.9: with "%", a parent of a subscribed name that is not
+    # subscribed itself is returned, flagged \Noselect
+    for name in subscribed:
+        parts = name.split(SEPARATOR)
+        for i in range(1, len(parts)):
+            parent = SEPARATOR.join(parts[:i])
+            if parent not in listed and parent not in subscribed and name_matches(regex, parent):
+                session.untagged(_list_line(b"LSUB", ["\\Noselect"], parent))
+                listed.add(parent)
     return OK("LSUB completed")
 
 

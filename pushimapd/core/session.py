@@ -116,11 +116,13 @@ class Session:
             except Exception:
                 return None  # let the parser report it once the command is complete
             if mailbox is not None:
+                from ..storage.maildir.account import MailboxError, validate_name
+
                 try:
-                    exists = self.account.exists(mailbox.decode("ascii"))
-                except UnicodeDecodeError:
-                    exists = False
-                if not exists:
+                    name = validate_name(mailbox.decode("ascii"))
+                except (UnicodeDecodeError, MailboxError):
+                    return ("NO", "[CANNOT] Invalid mailbox name")
+                if not self.account.exists(name):
                     return ("NO", "[TRYCREATE] Mailbox does not exist")
         return None
 

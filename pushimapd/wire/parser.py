@@ -15,7 +15,7 @@ from .grammar import Command, FetchItem, ParseError, SearchKey, Section, Sequenc
 
 _ATOM = re.compile(rb"[^\x00-\x20\x7f(){%*\"\\\]]+")
 _ASTRING_CHARS = re.compile(rb"[^\x00-\x20\x7f(){%*\"\\]+")
-_TAG = re.compile(rb"[^\x00-\x20\x7f(){%*\"\\+]+")
+_TAG = re.compile(rb"[^\x00-\x20\x7f-\xff(){%*\"\\+]+(?= |\Z)")
 _LIST_CHARS = re.compile(rb"[^\x00-\x20\x7f(){\"\\]+")
 _NUMBER = re.compile(rb"\d+")
 _LITERAL = re.compile(rb"~?\{(\d+)\+?\}\r?\n")
@@ -286,7 +286,10 @@ _FETCH_NAME = re.compile(rb"[A-Za-z0-9.]+")
 
 def fetch_attributes(cursor: Cursor) -> list[FetchItem]:
     if cursor.peek() == b"(":
-        return cursor.paren_list(lambda: fetch_att(cursor))
+        items = cursor.paren_list(lambda: fetch_att(cursor))
+        if not items:
+            raise ParseError("Empty FETCH attribute list")
+        return items
     m = _FETCH_NAME.match(cursor.data, cursor.pos)
     if m and m.group(0).upper().decode() in _FETCH_MACROS:
         cursor.pos = m.end()

@@ -14,7 +14,8 @@ from typing import Callable, Optional, Union
 
 _LITERAL_AT_END = re.compile(rb"\{([^{}]*)\}\r?\n\Z")
 _LITERAL_LENGTH = re.compile(rb"(\d{1,12})(\+?)\Z")
-_TAG_AND_NAME = re.compile(rb"([^\x00-\x20\x7f(){%*\"\\+]+) +([A-Za-z-]+)(?: +([A-Za-z-]+))?")
+_TAG = rb"[^\x00-\x20\x7f-\xff(){%*\"\\+]+"
+_TAG_AND_NAME = re.compile(rb"(" + _TAG + rb") +([A-Za-z-]+)(?: +([A-Za-z-]+))?")
 
 
 class NeedData:
@@ -62,8 +63,8 @@ def guess_tag_and_command(data: bytes) -> tuple[str, str]:
     """The tag and command name of a (partial) command, for errors and limits."""
     m = _TAG_AND_NAME.match(data)
     if not m:
-        tag = data.split(b" ", 1)[0].strip()
-        valid = tag and re.fullmatch(rb"[^\x00-\x20\x7f(){%*\"\\+]+", tag)
+        tag = data.split(b" ", 1)[0]
+        valid = b" " in data and re.fullmatch(_TAG, tag)
         return (tag.decode("ascii") if valid else "*"), ""
     name = m.group(2).upper()
     if name == b"UID" and m.group(3):
@@ -148,7 +149,7 @@ class CommandReader:
         if end < 0:
             if len(self._buffer) > self.max_line:
                 if not self._skip_line:
-                    tag, _ = guess_tag_and_command(self._first_piece())
+                    tag, _ = guess_tag_and_command(self._first_piece() or bytes(self._buffer[:256]))
                     self._pending.append(Rejected(tag, "BAD", "Line too long"))
                 self._skip_line = True
                 self._buffer.clear()
@@ -207,8 +208,9 @@ class CommandReader:
                     self._discard = size
                 return Rejected(tag, *refusal)
         self._parts.append(line)
-        self._command_size += size
-        if self._command_size > self.max_command and name != "APPEND":
+        if name != "APPEND":  # APPEND's message is bounded by its own literal limit
+            self._command_size += size
+        if self._command_size > self.max_command:
             self._reset_command()
             if plus:
                 self._discard = size

@@ -29,6 +29,9 @@ def to_bytes(value: Union[str, bytes]) -> bytes:
 
 
 def literal(value: bytes) -> bytes:
+    """NUL is not allowed in IMAP4rev1 literals; it goes out as 0x80 (as Dovecot does)."""
+    if b"\x00" in value:
+        value = value.replace(b"\x00", b"\x80")
     return b"{%d}\r\n" % len(value) + value
 
 

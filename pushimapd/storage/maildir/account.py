@@ -90,6 +90,7 @@ class MaildirAccount:
         return os.path.isdir(os.path.join(path, "cur"))
 
     def open(self, name: str) -> MaildirMailbox:
+        validate_name(name)  # an invalid name is refused as such, never as missing
         if not self.exists(name):
             raise MailboxError("Mailbox does not exist", "NONEXISTENT")
         return self.store.mailbox_at(self.path_of(name), normalize_name(name))

@@ -85,6 +85,13 @@ class Keywords:
         os.replace(tmp, self.path)
         self._mtime = os.stat(self.path).st_mtime_ns
 
+    def canonical(self, flag: str) -> str:
+        """Keywords compare case-insensitively: use the spelling already stored."""
+        if flag.startswith("\\"):
+            return flag
+        lowered = flag.lower()
+        return next((n for n in self.names if n and n.lower() == lowered), flag)
+
     def can_create(self) -> bool:
         return len(self.names) < MAX_KEYWORDS
 

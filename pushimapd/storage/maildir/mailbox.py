@@ -20,7 +20,7 @@ from typing import Iterable, Optional, Protocol
 
 from ..mime import ParsedMessage, normalize_crlf
 from .flags import Keywords, SYSTEM_FLAGS, size_fields, split_name
-from .uidlist import UidList
+from .uidlist import VALIDITY_FILE, UidList
 
 _counter = itertools.count(1)
 _HOST = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
@@ -65,7 +65,8 @@ class MaildirMailbox:
         for sub in ("cur", "new", "tmp"):
             os.makedirs(os.path.join(path, sub), exist_ok=True)
         self.keywords = Keywords(path)
-        self.uidlist = UidList(path)
+        user_root = path if name == "INBOX" else os.path.dirname(path)
+        self.uidlist = UidList(path, os.path.join(user_root, VALIDITY_FILE))
         self.records: dict[int, Record] = {}
         self.uids: list[int] = []
         self.by_base: dict[str, Record] = {}
@@ -292,7 +293,8 @@ class MaildirMailbox:
     # -- writing ---------------------------------------------------------------
     def store_flags(self, uids: Iterable[int], flags: Iterable[str], mode: str, origin=None) -> list[int]:
         """mode is ``+``, ``-`` or ``=``; returns the UIDs whose flags changed."""
-        flags = frozenset(f for f in flags if f != "\\Recent")
+        self.keywords.reload()
+        flags = frozenset(self.keywords.canonical(f) for f in flags if f != "\\Recent")
         changed = []
         for uid in uids:
             rec = self.records.get(uid)

@@ -14,17 +14,37 @@ announced). The file is rewritten (tmp + rename) when many records are dead.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from typing import Iterable, Optional
 
 FILENAME = "pushimapd-uidlist"
+VALIDITY_FILE = "pushimapd-uidvalidity"  # per user: the last UIDVALIDITY handed out
 _MAGIC = "pushimapd-uidlist"
 
 
+def next_uidvalidity(path: str) -> int:
+    """A UIDVALIDITY never used before for this user (a deleted and recreated
+    folder must not get its old one back), normally the current time."""
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        text = f.read().strip()
+        last = int(text) if text.isdigit() else 0
+        value = max(int(time.time()), last + 1)
+        f.seek(0)
+        f.truncate()
+        f.write(f"{value}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return value
+
+
 class UidList:
-    def __init__(self, folder_path: str):
+    def __init__(self, folder_path: str, validity_path: Optional[str] = None):
         self.path = os.path.join(folder_path, FILENAME)
+        self.validity_path = validity_path or os.path.join(folder_path, VALIDITY_FILE)
         self.uidvalidity = 0
         self.uidnext = 1
         self.by_base: dict[str, int] = {}
@@ -36,7 +56,7 @@ class UidList:
             with open(self.path, "rb") as f:
                 data = f.read()
         except FileNotFoundError:
-            self.uidvalidity = int(time.time())
+            self.uidvalidity = next_uidvalidity(self.validity_path)
             self._rewrite()
             return
         lines = data.split(b"\n")
