@@ -99,10 +99,24 @@ def _is_trusted(address, networks) -> bool:
     return any(ip in net for net in networks)
 
 
-def _redact(data: bytes) -> bytes:
-    """Before login, show only ``tag COMMAND`` of what the client sent."""
-    head = data.split(b" ", 2)
-    return b" ".join(head[:2]) + (b" [redacted]" if len(head) > 2 else b"")
+_SECRET_COMMANDS = (b"LOGIN", b"AUTHENTICATE")
+
+
+def _redact(data: bytes, mid_command: bool) -> bytes:
+    """Before login: never a password. Literal data, SASL responses and the
+    arguments of LOGIN/AUTHENTICATE are replaced by their size."""
+    if mid_command:
+        return b"[%d bytes redacted]" % len(data)
+    lines = []
+    for line in data.split(b"\n"):
+        head = line.split(b" ", 2)
+        if len(head) > 2 and head[1].upper() in _SECRET_COMMANDS or b"{" in line:
+            lines.append(b" ".join(head[:2]) + b" [redacted]")
+        elif len(head) < 2 and line.strip():
+            lines.append(b"[%d bytes redacted]" % len(line))
+        else:
+            lines.append(line)
+    return b"\n".join(lines)
 
 
 class IMAPProtocol(protocol.Protocol, TimeoutMixin):
@@ -123,7 +137,11 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
     def dataReceived(self, data: bytes) -> None:
         self.resetTimeout()
         if self.factory.trace:
-            shown = data if self.session.user else _redact(data)
+            session = self.session
+            if session.user:
+                shown = data
+            else:
+                shown = _redact(data, session.reader.in_command or session.sasl is not None)
             log.info("C: {data!r}", data=shown)
         self.session.receive_data(data)
         self._flush()

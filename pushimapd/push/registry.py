@@ -54,6 +54,7 @@ class PushRegistry:
             dropped = Delivery.delete().where((Delivery.user == user) & (Delivery.url == url)).execute()
         log.info("push registration stored for {user}: {url}", user=user, url=redact(url),
                  replaced=existing is not None, dropped_retries=dropped)
+        log.debug("push registration URL in full: {full_url}", full_url=url.decode("ascii", "replace"))
         self.on_put(user, url)
 
     def cancel(self, user: str, url: bytes) -> None:
