@@ -7,7 +7,11 @@ Nothing here logs a password.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import re
+import time
 from typing import Optional
 
 from argon2 import PasswordHasher
@@ -58,3 +62,45 @@ class UserDirectory:
             return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
+
+
+class CredentialCache:
+    """Remembers successful password checks for a while (like Dovecot's auth_cache).
+
+    The key is the stored hash plus a keyed digest of the password, so a
+    changed password (a new stored hash) misses the cache, and the cache never
+    holds a password or anything that verifies one offline. Failures are
+    never cached.
+    """
+
+    def __init__(self, ttl: float = 600.0, size: int = 10000):
+        self.ttl = ttl
+        self.size = size
+        self._key = os.urandom(32)
+        self._entries: dict[bytes, float] = {}
+
+    def _digest(self, stored: str, password: str) -> bytes:
+        return hmac.new(self._key, stored.encode() + b"\0" + password.encode("utf-8", "surrogateescape"),
+                        hashlib.sha256).digest()
+
+    def hit(self, stored: Optional[str], password: str) -> bool:
+        if stored is None or self.ttl <= 0:
+            return False
+        key = self._digest(stored, password)
+        expires = self._entries.get(key)
+        if expires is None:
+            return False
+        if expires < time.monotonic():
+            del self._entries[key]
+            return False
+        return True
+
+    def remember(self, stored: str, password: str) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.size:
+            now = time.monotonic()
+            self._entries = {k: v for k, v in self._entries.items() if v > now}
+            if len(self._entries) >= self.size:
+                self._entries.clear()
+        self._entries[self._digest(stored, password)] = time.monotonic() + self.ttl

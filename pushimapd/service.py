@@ -17,7 +17,7 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python import usage
 
 from . import __version__, commands  # noqa: F401  (registers every command)
-from .auth import UserDirectory
+from .auth import CredentialCache, UserDirectory
 from .core.session import ServerConfig, Session
 from .commands.push import CAPABILITY as PUSH_CAPABILITY
 from .db import open_database
@@ -44,6 +44,7 @@ class Options(usage.Options):
         ["sync-interval", None, 1.0, "Seconds between rescans of open mailboxes (fallback to inotify)", float],
         ["push-quiet-folders", None, "", "Comma-separated folders whose deliveries never push, besides the \\Junk one"],
         ["push-limit", None, 16, "Push registrations allowed per user", int],
+        ["auth-cache-ttl", None, 600.0, "Seconds a verified password is remembered (0: never)", float],
         ["trusted-networks", None, "127.0.0.0/8,::1/128",
          "Comma-separated networks whose peers may log in without TLS ('none' for no network)"],
     ]
@@ -174,7 +175,14 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
         users: UserDirectory = self.factory.users
         name = action.args["user"]
         stored = users.stored_hash(name)
-        ok = yield threads.deferToThread(users.check, stored, action.args["password"])
+        password = action.args["password"]
+        cache = self.factory.credential_cache
+        if cache.hit(stored, password):
+            ok = True
+        else:
+            ok = yield threads.deferToThread(users.check, stored, password)
+            if ok:
+                cache.remember(stored, password)
         log.info("login {outcome} for {user}", outcome="ok" if ok else "failed", user=name)
         if not ok:
             self.failures += 1
@@ -200,6 +208,7 @@ class IMAPFactory(protocol.Factory):
     def __init__(self, config: ServerConfig, users: UserDirectory, tls_context=None, trace: bool = False,
                  trusted_networks=parse_networks("127.0.0.0/8,::1/128")):
         self.trusted_networks = trusted_networks
+        self.credential_cache = CredentialCache()
         self.config = config
         self.users = users
         self.tls_context = tls_context
@@ -268,6 +277,7 @@ def makeService(options: Options) -> service.MultiService:
     push.setServiceParent(top)
     factory = IMAPFactory(config, users, context, trace=options["trace"],
                           trusted_networks=parse_networks(options["trusted-networks"]))
+    factory.credential_cache.ttl = options["auth-cache-ttl"]
     for endpoint in options["listen"] or [DEFAULT_LISTEN]:
         strports.service(endpoint, factory).setServiceParent(top)
     MailboxPoller(store, options["sync-interval"]).setServiceParent(top)

@@ -128,3 +128,18 @@ def test_folders_noselect_parents_and_rename_with_children(tmp_path):
     assert {f.name for f in account.folders()} == {"INBOX", "Z", "Z.B", "Z.B.C"}
     assert os.path.isdir(tmp_path / "u" / ".Z.B.C" / "cur")
     assert os.path.exists(tmp_path / "u" / ".Z" / "maildirfolder")
+
+
+def test_credential_cache_remembers_success_only_and_follows_password_changes():
+    from pushimapd.auth import CredentialCache
+
+    cache = CredentialCache(ttl=60)
+    assert not cache.hit("hash-1", "pw")
+    cache.remember("hash-1", "pw")
+    assert cache.hit("hash-1", "pw")
+    assert not cache.hit("hash-1", "other")  # wrong password
+    assert not cache.hit("hash-2", "pw")  # password changed: new stored hash
+    assert not cache.hit(None, "pw")  # unknown user
+    off = CredentialCache(ttl=0)
+    off.remember("hash-1", "pw")
+    assert not off.hit("hash-1", "pw")
