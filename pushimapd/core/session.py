@@ -204,6 +204,7 @@ class Session:
 
     def _finish_with(self, cmd: Command, result: Result) -> None:
         if self.state == SELECTED and self.selected is not None:
+            self.selected.mailbox.save_cache()
             spec = dispatch.COMMANDS.get(cmd.name)
             allow = spec is None or spec.expunge_ok or cmd.uid
             self._flush_news(allow_expunge=allow)

@@ -46,6 +46,7 @@ class Keywords:
     def __init__(self, folder_path: str):
         self.path = os.path.join(folder_path, KEYWORDS_FILE)
         self.names: list[str] = []
+        self.version = 0  # bumped whenever the table changes
         self._mtime: Optional[float] = None
         self.reload()
 
@@ -64,6 +65,7 @@ class Keywords:
                     names[int(idx)] = name
         self.names = [names.get(i, "") for i in range(max(names) + 1)] if names else []
         self._mtime = st.st_mtime_ns
+        self.version += 1
 
     def letter_for(self, keyword: str, create: bool) -> Optional[str]:
         lowered = keyword.lower()
@@ -73,6 +75,7 @@ class Keywords:
         if not create or len(self.names) >= MAX_KEYWORDS:
             return None
         self.names.append(keyword)
+        self.version += 1
         self._save()
         return chr(ord("a") + len(self.names) - 1)
 

@@ -36,7 +36,7 @@ class MailboxListener(Protocol):
     def flags_changed(self, uids: list[int]) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     uid: int
     base: str
@@ -75,6 +75,7 @@ class MaildirMailbox:
         self.recent_owner: Optional[object] = None  # the read-write view that gets new \Recent
         self._dir_state: Optional[tuple] = None
         self._settled = False
+        self._info_memo: dict = {}
         self._cache: collections.OrderedDict[int, ParsedMessage] = collections.OrderedDict()
         self.sync(force=True)
 
@@ -141,50 +142,70 @@ class MaildirMailbox:
                 names = os.listdir(os.path.join(self.path, sub))
             except FileNotFoundError:
                 continue
+            in_new = sub == "new"
             for filename in names:
-                if filename.startswith("."):
+                if filename[0] == ".":
                     continue
-                base, info = split_name(filename)
-                if sub == "cur" and info is None:
-                    info = ""
-                if sub == "new" and base in found:
+                base, sep, info = filename.partition(":")
+                if sep:
+                    info = info[2:] if info.startswith("2,") else ""
+                else:
+                    info = None if in_new else ""
+                if in_new and base in found:
                     continue  # caught mid-rename: the cur/ copy wins
                 found[base] = (sub, info)
         return found
 
     def _apply_scan(self, found: dict[str, tuple[str, Optional[str]]]) -> bool:
-        gone = [r for base, r in self.by_base.items() if base not in found]
+        by_base = self.by_base
+        gone = [r for base, r in by_base.items() if base not in found] if by_base else []
         changed_flags = []
+        flags_of = self._flags_of_info
+        new_bases = []
         for base, (sub, info) in found.items():
-            rec = self.by_base.get(base)
+            rec = by_base.get(base)
             if rec is None:
-                continue
-            if rec.subdir != sub or rec.info != info:
+                new_bases.append(base)
+            elif rec.subdir != sub or rec.info != info:
                 rec.subdir, rec.info = sub, info
-                flags = self.keywords.flags_from_info(info)
+                flags = flags_of(info)
                 if flags != rec.flags:
                     rec.flags = flags
                     changed_flags.append(rec.uid)
-        new_bases = sorted(b for b in found if b not in self.by_base)
+        new_bases.sort()
         # a file the uidlist knows keeps its UID only if that keeps UIDs
         # ascending (restart); one that vanished and came back gets a new UID
         floor = self.uids[-1] if self.uids else 0
-        known = [b for b in new_bases if (self.uidlist.uid_of(b) or 0) > floor]
-        stale = [b for b in new_bases if 0 < (self.uidlist.uid_of(b) or 0) <= floor]
-        self.uidlist.forget(stale)
-        fresh = [b for b in new_bases if self.uidlist.uid_of(b) is None]
-        self.uidlist.assign(fresh)
+        uid_of = self.uidlist.by_base.get
+        stale = [b for b in new_bases if 0 < (uid_of(b) or 0) <= floor]
+        if stale:
+            self.uidlist.forget(stale)
+        self.uidlist.assign([b for b in new_bases if uid_of(b) is None])
+        cached = self.uidlist.cached
         added = []
-        for base in known + fresh:
+        for base in new_bases:
             sub, info = found[base]
-            rec = Record(self.uidlist.uid_of(base), base, sub, info, self.keywords.flags_from_info(info))
-            rec.vsize = size_fields(base).get("W")
-            self._insert(rec)
+            uid = uid_of(base)
+            rec = Record(uid, base, sub, info, flags_of(info))
+            known = cached.get(uid)
+            if known is not None:
+                rec.vsize, rec.mtime = known
+            elif ",W=" in base:
+                rec.vsize = size_fields(base).get("W")
+            self.records[uid] = rec
+            by_base[base] = rec
             added.append(rec)
+        if added:
+            added.sort(key=lambda r: r.uid)
+            new_uids = [r.uid for r in added]
+            if self.uids and new_uids[0] < self.uids[-1]:
+                self.uids = sorted(self.uids + new_uids)
+            else:
+                self.uids.extend(new_uids)
+        else:
+            new_uids = []
         if gone:
             self._remove([r.uid for r in gone])
-        added.sort(key=lambda r: r.uid)
-        new_uids = [r.uid for r in added]
         recent = [r.uid for r in added if r.subdir == "new"]
         if recent:
             if self.recent_owner is not None:
@@ -194,10 +215,24 @@ class MaildirMailbox:
         self._notify(new_uids, [r.uid for r in gone], changed_flags, recent)
         return bool(gone or changed_flags or added)
 
+    def _flags_of_info(self, info: Optional[str]) -> frozenset:
+        """flags_from_info, memoised: a mailbox has few distinct info strings."""
+        memo = self._info_memo
+        if memo.get(None, 0) != self.keywords.version:
+            memo.clear()
+            memo[None] = self.keywords.version
+        flags = memo.get(info or "")
+        if flags is None:
+            flags = memo[info or ""] = self.keywords.flags_from_info(info)
+        return flags
+
     def _insert(self, rec: Record) -> None:
         self.records[rec.uid] = rec
         self.by_base[rec.base] = rec
-        bisect.insort(self.uids, rec.uid)
+        if not self.uids or rec.uid > self.uids[-1]:
+            self.uids.append(rec.uid)
+        else:
+            bisect.insort(self.uids, rec.uid)
 
     def _remove(self, uids: list[int]) -> None:
         dead = set(uids)
@@ -264,7 +299,10 @@ class MaildirMailbox:
         except FileNotFoundError:
             return None
         msg = ParsedMessage(raw)
-        self.records[uid].vsize = len(raw)
+        rec = self.records[uid]
+        if rec.vsize is None:
+            rec.vsize = len(raw)
+            self._remember(rec)
         self._cache[uid] = msg
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -273,8 +311,14 @@ class MaildirMailbox:
     def size(self, uid: int) -> int:
         rec = self.records[uid]
         if rec.vsize is None:
-            msg = self.message(uid)
-            rec.vsize = len(msg.raw) if msg is not None else 0
+            path = self.file_path(uid)
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+                rec.vsize = len(data) + data.count(b"\n") - data.count(b"\r\n")
+            except (FileNotFoundError, TypeError):
+                return 0
+            self._remember(rec)
         return rec.vsize
 
     def internal_date(self, uid: int) -> datetime.datetime:
@@ -282,10 +326,20 @@ class MaildirMailbox:
         if rec.mtime is None:
             path = self.file_path(uid)
             try:
-                rec.mtime = os.stat(path).st_mtime if path else time.time()
+                rec.mtime = int(os.stat(path).st_mtime) if path else int(time.time())
             except FileNotFoundError:
-                rec.mtime = time.time()
+                rec.mtime = int(time.time())
+            self._remember(rec)
         return datetime.datetime.fromtimestamp(rec.mtime, datetime.timezone.utc)
+
+    def _remember(self, rec: Record) -> None:
+        """Queue a computed size/date for the uidlist's cache records."""
+        if rec.vsize is not None and rec.mtime is not None:
+            self.uidlist.remember(rec.uid, rec.base, rec.vsize, rec.mtime)
+
+    def save_cache(self) -> None:
+        """Persist computed sizes/dates (called after each command)."""
+        self.uidlist.save_cache()
 
     def flags(self, uid: int) -> frozenset:
         return self.records[uid].flags
@@ -363,8 +417,10 @@ class MaildirMailbox:
         info = self.keywords.info_from_flags(flags)
         os.rename(tmp_path, os.path.join(self.path, "cur", f"{base}:2,{info}"))
         (uid,) = self.uidlist.assign([base])
-        rec = Record(uid, base, "cur", info, self.keywords.flags_from_info(info), vsize=vsize)
+        mtime = int(date) if date is not None else int(time.time())
+        rec = Record(uid, base, "cur", info, self.keywords.flags_from_info(info), vsize=vsize, mtime=mtime)
         self._insert(rec)
+        self._remember(rec)
         return uid
 
     def discard(self, uids: list[int]) -> None:

@@ -4,6 +4,10 @@ Format (text, one record a line)::
 
     pushimapd-uidlist 1 V<uidvalidity> N<uidnext>
     <uid> <base name>
+    <uid> <base name> <size in CRLF form> <internal date, unix time>
+
+The second form caches what is costly to recompute (reading and stat-ing
+every file); a later record for the same UID overrides an earlier one.
 
 UIDs are keyed by the file's *base* name (before ``:2,``) so renames that only
 change flags keep the UID. New records are appended and fsynced *before* any
@@ -16,12 +20,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import time
 from typing import Iterable, Optional
 
 FILENAME = "pushimapd-uidlist"
 VALIDITY_FILE = "pushimapd-uidvalidity"  # per user: the last UIDVALIDITY handed out
 _MAGIC = "pushimapd-uidlist"
+_RECORD = re.compile(r"^(\d+) (\S+)(?: (\d+) (\d+))?$", re.M)
 
 
 def next_uidvalidity(path: str) -> int:
@@ -48,6 +54,8 @@ class UidList:
         self.uidvalidity = 0
         self.uidnext = 1
         self.by_base: dict[str, int] = {}
+        self.cached: dict[int, tuple[int, int]] = {}  # uid -> (vsize, mtime)
+        self._unsaved: list[str] = []
         self._dead = 0
         self._load()
 
@@ -67,14 +75,19 @@ class UidList:
             raise ValueError(f"{self.path}: not a pushimapd uidlist")
         self.uidvalidity = int(header[2][1:])
         self.uidnext = int(header[3][1:])
-        for line in lines[1:]:
-            uid_text, _, base = line.decode("utf-8", "surrogateescape").partition(" ")
-            if uid_text.isdigit() and base:
-                uid = int(uid_text)
-                self.by_base[base] = uid
-                self.uidnext = max(self.uidnext, uid + 1)
-        if not data.endswith(b"\n"):
-            self._rewrite()
+        by_base, cached, top = self.by_base, self.cached, self.uidnext - 1
+        body = b"\n".join(lines[1:]).decode("utf-8", "surrogateescape")
+        for uid_text, base, vsize, mtime in _RECORD.findall(body):
+            uid = int(uid_text)
+            by_base[base] = uid
+            if uid > top:
+                top = uid
+            if mtime:
+                cached[uid] = (int(vsize), int(mtime))
+        self.uidnext = top + 1
+        records = len(lines) - 1
+        if not data.endswith(b"\n") or records > len(by_base) * 3 // 2 + 64:
+            self._rewrite()  # torn record, or superseded cache records to fold
 
     def assign(self, bases: Iterable[str]) -> list[int]:
         """Give new UIDs to ``bases`` (in order) and persist them durably."""
@@ -98,7 +111,9 @@ class UidList:
     def forget(self, bases: Iterable[str]) -> None:
         """Drop records of files that are gone; compacts now and then."""
         for base in bases:
-            if self.by_base.pop(base, None) is not None:
+            uid = self.by_base.pop(base, None)
+            if uid is not None:
+                self.cached.pop(uid, None)
                 self._dead += 1
         if self._dead > 64 and self._dead > len(self.by_base) // 2:
             self._rewrite()
@@ -109,6 +124,20 @@ class UidList:
         self.by_base[new_base] = uid
         self._rewrite()
 
+    def remember(self, uid: int, base: str, vsize: int, mtime: int) -> None:
+        if self.cached.get(uid) != (vsize, mtime) and self.by_base.get(base) == uid:
+            self.cached[uid] = (vsize, mtime)
+            self._unsaved.append(f"{uid} {base} {vsize} {mtime}\n")
+
+    def save_cache(self) -> None:
+        """Append the cache records computed since the last save (no fsync:
+        a lost cache record is only recomputed)."""
+        if self._unsaved:
+            data = "".join(self._unsaved).encode("utf-8", "surrogateescape")
+            self._unsaved = []
+            with open(self.path, "ab") as f:
+                f.write(data)
+
     def uid_of(self, base: str) -> Optional[int]:
         return self.by_base.get(base)
 
@@ -117,8 +146,12 @@ class UidList:
         with open(tmp, "wb") as f:
             f.write(f"{_MAGIC} 1 V{self.uidvalidity} N{self.uidnext}\n".encode())
             items = sorted(self.by_base.items(), key=lambda kv: kv[1])
-            f.write("".join(f"{uid} {base}\n" for base, uid in items).encode("utf-8", "surrogateescape"))
+            cached = self.cached
+            f.write("".join(
+                f"{uid} {base} {cached[uid][0]} {cached[uid][1]}\n" if uid in cached else f"{uid} {base}\n"
+                for base, uid in items).encode("utf-8", "surrogateescape"))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
         self._dead = 0
+        self._unsaved = []
