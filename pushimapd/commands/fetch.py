@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import time
 
 from ..core.dispatch import BAD, OK, SELECT_ONLY, command
 from ..wire import serializer as ser
@@ -10,6 +11,7 @@ from ..wire.grammar import FetchItem, ParseError, SequenceSet
 from ..wire.parser import fetch_attributes
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_MONTH_BYTES = [m.encode() for m in _MONTHS]
 _SEEN_SETTING = {"RFC822", "RFC822.TEXT"}
 
 
@@ -43,10 +45,23 @@ def format_internal_date(when: datetime.datetime) -> bytes:
         when.day, _MONTHS[when.month - 1].encode(), when.year, when.hour, when.minute, when.second)
 
 
+_FLAG_LISTS: dict[tuple[frozenset, bool], bytes] = {}
+
+
+def flag_list_bytes(flags: frozenset, recent: bool) -> bytes:
+    """``(\\Seen \\Recent)`` for a flag set, memoised (mailboxes have few distinct sets)."""
+    key = (flags, recent)
+    out = _FLAG_LISTS.get(key)
+    if out is None:
+        if len(_FLAG_LISTS) > 4096:
+            _FLAG_LISTS.clear()
+        out = _FLAG_LISTS[key] = ser.flag_list(sorted(flags) + (["\\Recent"] if recent else []))
+    return out
+
+
 def flags_fetch_line(session, seq: int, uid: int) -> bytes:
     view = session.selected
-    flags = sorted(view.mailbox.flags(uid)) + (["\\Recent"] if uid in view.recent else [])
-    return b"* %d FETCH (FLAGS %s)\r\n" % (seq, ser.flag_list(flags))
+    return b"* %d FETCH (FLAGS %s)\r\n" % (seq, flag_list_bytes(view.mailbox.flags(uid), uid in view.recent))
 
 
 def _fetch_args(cursor):
@@ -82,7 +97,8 @@ def render_item(session, uid: int, item: FetchItem) -> bytes:
     if name == "UID":
         return b"UID %d" % uid
     if name == "FLAGS":
-        return flags_fetch_line(session, 0, uid).split(b" FETCH (", 1)[1][:-3]
+        view = session.selected
+        return b"FLAGS " + flag_list_bytes(mailbox.flags(uid), uid in view.recent)
     if name == "INTERNALDATE":
         return b"INTERNALDATE " + format_internal_date(mailbox.internal_date(uid))
     if name == "RFC822.SIZE":
@@ -106,6 +122,34 @@ def render_item(session, uid: int, item: FetchItem) -> bytes:
     return label + b" " + value
 
 
+def _fast_renderer(view, item: FetchItem):
+    """Renderers for the cheap items clients ask for on every message."""
+    mailbox = view.mailbox
+    records = mailbox.records
+    if item.name == "UID":
+        return lambda uid: b"UID %d" % uid
+    if item.name == "FLAGS":
+        recent = view.recent
+        return lambda uid: b"FLAGS " + flag_list_bytes(records[uid].flags, uid in recent)
+    if item.name == "RFC822.SIZE":
+        return lambda uid: b"RFC822.SIZE %d" % (records[uid].vsize if records[uid].vsize is not None
+                                                else mailbox.size(uid))
+    if item.name == "INTERNALDATE":
+        def internal_date(uid: int) -> bytes:
+            mtime = records[uid].mtime
+            if mtime is None:
+                return b"INTERNALDATE " + format_internal_date(mailbox.internal_date(uid))
+            t = time.gmtime(mtime)
+            return b'INTERNALDATE "%02d-%s-%04d %02d:%02d:%02d +0000"' % (
+                t.tm_mday, _MONTH_BYTES[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec)
+        return internal_date
+    return None
+
+
+def _slow_renderer(session, item: FetchItem):
+    return lambda uid: render_item(session, uid, item)
+
+
 def sets_seen(item: FetchItem) -> bool:
     return (item.name == "BODY" and item.section is not None and not item.peek) or item.name in _SEEN_SETTING
 
@@ -124,13 +168,13 @@ def fetch(session, cmd):
     if any(i.name.startswith("BINARY") for i in items):
         return BAD("BINARY is not supported")
     mark_seen = view.read_write and any(sets_seen(i) for i in items)
+    renderers = [_fast_renderer(view, item) or _slow_renderer(session, item) for item in items]
+    records, expunged, out = mailbox.records, view.is_expunged, []
     for seq, uid in targets:
-        if view.is_expunged(uid) or uid not in mailbox.records:
+        if uid not in records or expunged(uid):
             continue
-        parts = []
         try:
-            for item in items:
-                parts.append(render_item(session, uid, item))
+            parts = [render(uid) for render in renderers]
         except FileNotFoundError:
             continue  # deleted by another program while we read it
         if mark_seen and "\\Seen" not in mailbox.flags(uid):
@@ -139,5 +183,10 @@ def fetch(session, cmd):
                 parts.append(render_item(session, uid, FetchItem("FLAGS")))
             else:
                 parts = [render_item(session, uid, i) if i.name == "FLAGS" else p for i, p in zip(items, parts)]
-        session.send_raw(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
+        out.append(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
+        if len(out) >= 256:
+            session.send_raw(b"".join(out))
+            out.clear()
+    if out:
+        session.send_raw(b"".join(out))
     return OK("FETCH completed")

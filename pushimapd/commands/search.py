@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..core.dispatch import BAD, OK, SELECT_ONLY, command
+from ..storage.mime import ParsedMessage
 from ..storage.search import MessageFacts, matches
 from ..wire.grammar import ParseError
 from ..wire.parser import search_arguments
@@ -35,10 +36,17 @@ def search_view(view, keys) -> list[tuple[int, int]]:
             size=lambda u=uid: mailbox.size(u),
             internal_date=lambda u=uid: mailbox.internal_date(u),
             message=lambda u=uid: mailbox.message(u),
+            headers=lambda u=uid: _header_only(mailbox, u),
+            header_raw=lambda u=uid: mailbox.header_block(u),
         )
         if all(matches(k, facts) for k in keys):
             found.append((seq, uid))
     return found
+
+
+def _header_only(mailbox, uid: int):
+    block = mailbox.header_block(uid)
+    return None if block is None else ParsedMessage(block if block.endswith(b"\r\n\r\n") else block + b"\r\n")
 
 
 @command("SEARCH", SELECT_ONLY, _search_args, expunge_ok=False)

@@ -26,19 +26,48 @@ class MessageFacts:
 
     def __init__(self, seq: int, uid: int, largest_seq: int, largest_uid: int, flags: frozenset,
                  recent: bool, size: Callable[[], int], internal_date: Callable[[], datetime.datetime],
-                 message: Callable[[], Optional[object]]):
+                 message: Callable[[], Optional[object]], headers: Callable[[], Optional[object]] = None,
+                 header_raw: Callable[[], Optional[bytes]] = None):
         self.seq, self.uid = seq, uid
         self.largest_seq, self.largest_uid = largest_seq, largest_uid
         self.flags, self.recent = flags, recent
         self._size, self._date, self._message = size, internal_date, message
+        self._headers = headers or message
         self._loaded = False
         self._msg = None
+        self._head = None
+        self._header_raw = header_raw
+        self._folded: Optional[str] = None
 
     @property
     def message(self):
         if not self._loaded:
             self._msg, self._loaded = self._message(), True
         return self._msg
+
+    @property
+    def headers(self):
+        """The message's header only (enough for header keys), or None."""
+        if self._loaded:
+            return self._msg
+        if self._head is None:
+            self._head = self._headers()
+        return self._head
+
+    def header_might_contain(self, needle: str) -> bool:
+        """A cheap pre-check on the raw, unfolded header: without encoded
+        words the decoded values are substrings of it, so a needle absent
+        from it cannot match (and the header need not be parsed)."""
+        if self._header_raw is None:
+            return True
+        if self._folded is None:
+            raw = self._header_raw()
+            if raw is None or b"=?" in raw:
+                self._folded = ""
+            else:
+                text = raw.replace(b"\r\n ", b" ").replace(b"\r\n\t", b"\t")
+                self._folded = text.decode("utf-8", "replace").casefold()
+        return not self._folded or needle.casefold() in self._folded
 
     def size(self) -> int:
         return self._size()
@@ -52,7 +81,9 @@ def _contains(haystack: str, needle: str) -> bool:
 
 
 def _header_contains(facts: MessageFacts, name: str, needle: str) -> bool:
-    msg = facts.message
+    if needle and not facts.header_might_contain(needle):
+        return False
+    msg = facts.headers
     if msg is None:
         return False
     values = msg.header_values(name)
@@ -95,7 +126,7 @@ def matches(key: SearchKey, facts: MessageFacts) -> bool:
     if name in ("BEFORE", "ON", "SINCE"):
         return _compare(name, facts.internal_date(), args[0])
     if name in ("SENTBEFORE", "SENTON", "SENTSINCE"):
-        msg = facts.message
+        msg = facts.headers
         sent = msg.sent_date() if msg is not None else None
         return sent is not None and _compare(name[4:], sent, args[0])
     if name in _ADDRESS_HEADERS:

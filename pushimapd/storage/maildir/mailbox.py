@@ -25,7 +25,18 @@ from .uidlist import VALIDITY_FILE, UidList
 _counter = itertools.count(1)
 _HOST = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
 _CACHE_SIZE = 32
-_SETTLE_SECONDS = 1.0  # a dir changed this recently may change again within its mtime tick
+_SETTLE_SECONDS = 1.0
+_HEADER_CACHE_BYTES = 64 * 1024 * 1024
+
+
+def _header_end(data: bytes) -> int:
+    """Offset just past the blank line ending the header, or -1."""
+    lf = data.find(b"\n\n")
+    crlf = data.find(b"\r\n\r\n")
+    ends = [e for e in ((lf + 2) if lf >= 0 else -1, (crlf + 4) if crlf >= 0 else -1) if e >= 0]
+    if data.startswith(b"\n") or data.startswith(b"\r\n"):
+        return data.index(b"\n") + 1
+    return min(ends) if ends else -1  # a dir changed this recently may change again within its mtime tick
 
 
 class MailboxListener(Protocol):
@@ -76,6 +87,8 @@ class MaildirMailbox:
         self._dir_state: Optional[tuple] = None
         self._settled = False
         self._info_memo: dict = {}
+        self._headers: dict[int, bytes] = {}
+        self._header_bytes = 0
         self._cache: collections.OrderedDict[int, ParsedMessage] = collections.OrderedDict()
         self.sync(force=True)
 
@@ -243,6 +256,7 @@ class MaildirMailbox:
                 self.by_base.pop(rec.base, None)
                 bases.append(rec.base)
             self._cache.pop(uid, None)
+            self._headers.pop(uid, None)
             self.recent_unclaimed.discard(uid)
         self.uids = [u for u in self.uids if u not in dead]
         self.uidlist.forget(bases)
@@ -307,6 +321,42 @@ class MaildirMailbox:
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return msg
+
+    def header_block(self, uid: int) -> Optional[bytes]:
+        """The message's header (CRLF form, up to and including the blank
+        line), read without the body and kept in a bounded cache: header
+        searches over a big mailbox then read each file once."""
+        cached = self._headers.get(uid)
+        if cached is not None:
+            return cached
+        msg = self._cache.get(uid)
+        if msg is not None:
+            block = msg.section((), "HEADER") or b""
+        else:
+            path = self.file_path(uid)
+            if path is None:
+                return None
+            try:
+                with open(path, "rb") as f:
+                    data = f.read(16384)
+                    while True:
+                        end = _header_end(data)
+                        if end >= 0:
+                            data = data[:end]
+                            break
+                        more = f.read(65536)
+                        if not more:
+                            break
+                        data += more
+            except FileNotFoundError:
+                return None
+            block = normalize_crlf(data)
+        if self._header_bytes + len(block) > _HEADER_CACHE_BYTES:
+            self._headers.clear()
+            self._header_bytes = 0
+        self._headers[uid] = block
+        self._header_bytes += len(block)
+        return block
 
     def size(self, uid: int) -> int:
         rec = self.records[uid]
