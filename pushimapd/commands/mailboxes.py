@@ -260,6 +260,8 @@ def lsub(session, cmd):
     # RFC 3501 6.3.9: with "%", a parent of a subscribed name that is not
     # subscribed itself is returned, flagged \Noselect
     for name in subscribed:
+        if name in listed:
+            continue  # the name itself matched: no stand-in parent is needed
         parts = name.split(SEPARATOR)
         for i in range(1, len(parts)):
             parent = SEPARATOR.join(parts[:i])
