@@ -201,3 +201,14 @@ def test_utf7_round_trip(name):
 def test_utf7_rejects_malformed(raw):
     with pytest.raises(ValueError):
         utf7.decode(raw)
+
+
+def test_reader_refused_literal_plus_swallows_rest_of_command():
+    out = events(b"a1 LOGIN {150+}\r\n" + b"x" * 150 + b" {4+}\r\npass\r\nb2 NOOP\r\n")
+    assert out[0].status == "BAD"
+    assert out[1:] == [rd.CommandBytes(b"b2 NOOP\r\n")]
+
+
+def test_reader_refused_sync_literal_does_not_swallow_next_command():
+    out = events(b"a1 LOGIN {150}\r\nb2 NOOP\r\n")
+    assert out == [rd.Rejected("a1", "BAD", "Literal too large for this command"), rd.CommandBytes(b"b2 NOOP\r\n")]

@@ -152,9 +152,16 @@ def _id_args(cursor):
     cursor.sp()
     if cursor.try_(b"NIL"):
         return (None,)
-    items = cursor.paren_list(cursor.nstring_or_nil)
-    if len(items) % 2 or len(items) > 60:
-        raise ParseError("ID takes field/value pairs")
+    cursor.expect(b"(", "Expected '(' or NIL")
+    items = []
+    while not cursor.try_(b")"):
+        if items:
+            cursor.sp()
+        items.append(cursor.string())  # field names are strings, never NIL (RFC 2971)
+        cursor.sp()
+        items.append(cursor.nstring_or_nil())
+        if len(items) > 60:
+            raise ParseError("Too many ID fields")
     return (items,)
 
 

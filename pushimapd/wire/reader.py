@@ -95,6 +95,7 @@ class CommandReader:
         self._literal_needed = 0  # bytes of literal data still to come
         self._discard = 0  # bytes of a rejected LITERAL+ still to swallow
         self._skip_line = False  # discarding an over-long line up to its LF
+        self._skip_rest = False  # discarding the rest of a command refused mid-way
         self._line_mode = False
         self._pending: list[Event] = []
         self.literal_limit = literal_limit
@@ -161,6 +162,19 @@ class CommandReader:
         if self._skip_line:
             self._skip_line = False
             return None
+        if self._skip_rest:
+            # the remainder of a command whose LITERAL+ literal was refused:
+            # swallow it, with any further non-synchronising literals
+            m = _LITERAL_AT_END.search(line)
+            size = _LITERAL_LENGTH.match(m.group(1)) if m else None
+            if size is not None and size.group(2):
+                self._discard = int(size.group(1))
+                if self._discard > 2 * self.literal_limit("APPEND"):
+                    self._skip_rest = False
+                    return Rejected("*", "BAD", "Literal too large", fatal=True)
+            else:
+                self._skip_rest = False
+            return None
         if len(line) > self.max_line:
             tag, _ = guess_tag_and_command(self._first_piece() or line)
             self._reset_command()
@@ -199,6 +213,7 @@ class CommandReader:
                 if size > 2 * max(limit, self.literal_limit("APPEND")):
                     return Rejected(tag, status, text, fatal=True)
                 self._discard = size
+                self._skip_rest = True
             return Rejected(tag, status, text)
         if not self._parts and self.precheck is not None:
             refusal = self.precheck(tag, name, line)
@@ -206,6 +221,7 @@ class CommandReader:
                 self._reset_command()
                 if plus:
                     self._discard = size
+                    self._skip_rest = True
                 return Rejected(tag, *refusal)
         self._parts.append(line)
         if name != "APPEND":  # APPEND's message is bounded by its own literal limit
@@ -214,6 +230,7 @@ class CommandReader:
             self._reset_command()
             if plus:
                 self._discard = size
+                self._skip_rest = True
             return Rejected(tag, "BAD", "Command too long")
         self._literal_needed = size
         if plus:
