@@ -18,5 +18,9 @@ PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-"$VENV/bin/python" -m pip install -q '.[test]'
+log=$(mktemp)
+if ! "$VENV/bin/python" -m pip install -q '.[test]' >"$log" 2>&1; then
+    cat "$log"; rm -f "$log"; exit 1
+fi
+rm -f "$log"
 exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
