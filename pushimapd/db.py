@@ -32,4 +32,18 @@ def open_database(path: str) -> peewee.SqliteDatabase:
     database.initialize(db)
     db.connect(reuse_if_open=True)
     db.create_tables(MODELS, safe=True)
+    _add_missing_columns(db)
     return db
+
+
+def _add_missing_columns(db: peewee.SqliteDatabase) -> None:
+    """Databases made by an older version get the columns added since."""
+    from playhouse.migrate import SqliteMigrator, migrate
+
+    migrator = SqliteMigrator(db)
+    for model in MODELS:
+        table = model._meta.table_name
+        present = {c.name for c in db.get_columns(table)}
+        missing = [f for f in model._meta.sorted_fields if f.column_name not in present]
+        if missing:
+            migrate(*(migrator.add_column(table, f.column_name, f) for f in missing))

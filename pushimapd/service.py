@@ -53,6 +53,7 @@ class Options(usage.Options):
         ["push-allow-private", None, "Allow loopback/private push targets (test beds)"],
         ["allow-insecure-auth", None, "Allow plaintext LOGIN on unencrypted non-loopback connections"],
         ["trace", None, "Log every protocol line (passwords redacted)"],
+        ["debug", None, "Debug logging (push URLs in full: they carry secrets)"],
         ["reset-sample", None, "Recreate the working copy of the bundled sample before starting"],
     ]
 
@@ -268,6 +269,7 @@ def makeService(options: Options) -> service.MultiService:
     policy = TargetPolicy(allow_http=options["push-allow-http"], allow_private=options["push-allow-private"])
     quiet = tuple(f.strip() for f in options["push-quiet-folders"].split(",") if f.strip())
     push = PushService(reactor, store, root, policy, quiet=quiet, limit=options["push-limit"])
+    push.registry.log_full_urls = bool(options["debug"])
     config = ServerConfig(
         store=store, users=users, max_append=options["max-append"],
         allow_insecure_auth=options["allow-insecure-auth"], tls_available=context is not None,

@@ -8,17 +8,18 @@ so tests can drive it with `twisted.internet.task.Clock`.
 from __future__ import annotations
 
 import email.utils
+import io
 import time
 from dataclasses import dataclass
 from typing import Optional
 
 import treq
 from twisted.internet import defer, error as net_error
-from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
-from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone, ResponseFailed
-from twisted.web.iweb import IAgent
-from zope.interface import implementer
+from twisted.web.client import (URI, Agent, FileBodyProducer, HTTPConnectionPool, ResponseDone,
+                                ResponseFailed)
+from twisted.web.error import SchemeNotSupported
+from twisted.web.http_headers import Headers
 
 from .models import Delivery
 from .policy import PolicyReactor, TargetPolicy, redact
@@ -36,35 +37,49 @@ class RetrySettings:
     concurrency: int = 64
 
 
-@implementer(IAgent)
-class _ExactHeadersAgent:
-    """Drops the Accept-Encoding header treq adds: the PUT carries exactly the
-    contract's headers (we never read the body, so no decoding is needed)."""
+class ExactTargetAgent(Agent):
+    """An Agent that sends the registered URL's path and query exactly.
 
-    def __init__(self, agent):
-        self._agent = agent
+    Agent (and treq in front of it) re-encode the URL: an empty query
+    (``/x?``) is dropped and treq cannot encode IPv6 literal hosts. The
+    contract wants the PUT to go to the URL as the client registered it.
+    """
 
     def request(self, method, uri, headers=None, bodyProducer=None):
-        if headers is not None:
-            headers.removeHeader(b"accept-encoding")
-        return self._agent.request(method, uri, headers, bodyProducer)
+        parsed = URI.fromBytes(uri.strip())
+        try:
+            endpoint = self._getEndpoint(parsed)
+        except SchemeNotSupported:
+            return defer.fail()
+        key = (parsed.scheme, parsed.host, parsed.port)
+        return self._requestWithEndpoint(key, endpoint, method, parsed, headers, bodyProducer,
+                                         request_target(uri))
 
 
-class _CappedDiscard(Protocol):
-    """Reads at most BODY_CAP bytes of a response body, then hangs up."""
+def request_target(url: bytes) -> bytes:
+    """``http://host:port/a/b?q`` -> ``/a/b?q`` (``/`` when the path is empty)."""
+    rest = url.split(b"://", 1)[-1]
+    cut = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
+    target = rest[cut:]
+    if not target.startswith(b"/"):
+        target = b"/" + target
+    return target
 
-    def __init__(self, done: defer.Deferred):
-        self.done = done
-        self.seen = 0
 
-    def dataReceived(self, data: bytes) -> None:
-        self.seen += len(data)
-        if self.seen > BODY_CAP and self.transport is not None:
-            self.transport.stopProducing()
+class _BodyTooLong(Exception):
+    pass
 
-    def connectionLost(self, reason) -> None:
-        if not self.done.called:
-            self.done.callback(None)
+
+def _capped_collector():
+    """A treq.collect callback that gives up after BODY_CAP bytes."""
+    seen = [0]
+
+    def collect(data: bytes) -> None:
+        seen[0] += len(data)
+        if seen[0] > BODY_CAP:
+            raise _BodyTooLong()
+
+    return collect
 
 
 def retry_after_seconds(value: Optional[bytes], now: float) -> Optional[float]:
@@ -91,7 +106,7 @@ class Dispatcher:
         self.policy_reactor = PolicyReactor(reactor, policy)
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = 4
-        self.agent = _ExactHeadersAgent(Agent(self.policy_reactor, pool=pool, connectTimeout=settings.timeout))
+        self.agent = ExactTargetAgent(self.policy_reactor, pool=pool, connectTimeout=settings.timeout)
         self.semaphore = defer.DeferredSemaphore(settings.concurrency)
         self.scheduled: dict[int, object] = {}  # delivery id -> IDelayedCall
         self.in_flight: set[int] = set()
@@ -147,22 +162,21 @@ class Dispatcher:
         log.info("push attempt {attempt} to {url} for {user}", attempt=attempt, url=redact(url), user=row.user)
         status, retry_after, problem = None, None, None
         try:
-            response = yield treq.request(
-                "PUT", url.decode("ascii"), data=bytes(row.payload), agent=self.agent,
-                headers={b"Content-Type": [b"application/x-www-form-urlencoded"]},
-                allow_redirects=False, timeout=self.settings.timeout, unbuffered=True)
+            headers = Headers({b"Content-Type": [b"application/x-www-form-urlencoded"]})
+            request = self.agent.request(b"PUT", url, headers, FileBodyProducer(io.BytesIO(bytes(row.payload))))
+            request.addTimeout(self.settings.timeout, self.reactor)
+            response = yield request
             status = response.code
             retry_after = retry_after_seconds(response.headers.getRawHeaders(b"retry-after", [None])[0], time.time())
-            done = defer.Deferred()
-            response.deliverBody(_CappedDiscard(done))
-            done.addTimeout(self.settings.timeout, self.reactor)
+            body = treq.collect(response, _capped_collector())
+            body.addTimeout(self.settings.timeout, self.reactor)
             try:
-                yield done  # the body is ignored; the status already decided
-            except defer.TimeoutError:
+                yield body  # the body is ignored: the status decided; read a few KiB at most
+            except Exception:
                 pass
         except net_error.DNSLookupError as e:
-            host = url.split(b"//", 1)[-1].split(b"/", 1)[0].split(b":", 1)[0].decode("ascii", "replace")
-            if host.strip("[]") in self.policy_reactor.nameResolver.refused_hosts:
+            host = URI.fromBytes(url).host.decode("ascii", "replace")
+            if host in self.policy_reactor.nameResolver.refused_hosts:
                 self._finish(row, "refused", "target address refused by policy")
                 return
             problem = f"DNS lookup failed: {e}"
@@ -197,9 +211,12 @@ class Dispatcher:
                    .where(Delivery.id == row.id).execute())
         log.info("push attempt {attempt} to {url} failed ({reason}); retry in {delay}s", attempt=attempt,
                  url=redact(bytes(row.url)), reason=reason, delay=delay)
-        self.on_outcome(row.id, "retry")
         if updated:
             self.scheduled[row.id] = self.clock.callLater(delay, self._start, row.id)
+            self.on_outcome(row.id, "retry")
+        else:  # a new PUT of the URL dropped it while this try was in flight
+            log.info("push retry to {url} cancelled by a new registration", url=redact(bytes(row.url)))
+            self.on_outcome(row.id, "cancelled")
 
     def _finish(self, row: Delivery, outcome: str, detail: str) -> None:
         Delivery.delete().where(Delivery.id == row.id).execute()

@@ -19,6 +19,7 @@ class Registration(BaseModel):
     url = peewee.BlobField()  # compared byte for byte as sent
     payload = peewee.BlobField()
     updated = peewee.BigIntegerField()  # order of the latest PUT (monotonic sequence)
+    registered_at = peewee.FloatField(default=time.time)  # wall clock of the latest PUT
 
     class Meta:
         indexes = ((("user", "url"), True),)

@@ -10,6 +10,8 @@ send time, by `FilteringResolver` (so DNS rebinding cannot reach loopback).
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import urlsplit
@@ -20,6 +22,8 @@ from zope.interface import directlyProvides, implementer, provider, providedBy
 
 log = Logger()
 MAX_URL = 2048
+_URI_CHARS = re.compile(rb"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_PERCENT_OK = re.compile(rb"(?:[^%]|%[0-9A-Fa-f]{2})*")
 MAX_PAYLOAD = 512
 
 _NON_PUBLIC_V4 = [ipaddress.ip_network(n) for n in (
@@ -57,6 +61,19 @@ def embedded_ipv4(addr: ipaddress.IPv6Address) -> Optional[ipaddress.IPv4Address
     return None
 
 
+def numeric_host(host: str) -> Optional[str]:
+    """The address a numeric host names, in the forms resolvers accept too
+    (``127.1``, ``2130706433``, ``0x7f.1``), or None for a host name."""
+    try:
+        return str(ipaddress.ip_address(host.split("%")[0]))
+    except ValueError:
+        pass
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
 def is_public(address: str) -> bool:
     """True for a public unicast address (never loopback, private, link-local, ...)."""
     try:
@@ -86,6 +103,8 @@ class TargetPolicy:
             raise InvalidRegistration("Payload must be printable US-ASCII")
         if any(b <= 0x20 or b >= 0x7F for b in url):
             raise InvalidRegistration("URL must be printable US-ASCII without spaces")
+        if not _URI_CHARS.fullmatch(url) or not _PERCENT_OK.fullmatch(url):
+            raise InvalidRegistration("URL has characters RFC 3986 does not allow (or a bad %-escape)")
         try:
             parts = urlsplit(url.decode("ascii"))
             port = parts.port
@@ -101,13 +120,11 @@ class TargetPolicy:
             raise InvalidRegistration("URL port is not valid")
         if parts.scheme.lower() == "http" and not self.allow_http:
             raise RefusedTarget("Only https push targets are allowed")
-        host = parts.hostname
-        try:
-            ipaddress.ip_address(host.split("%")[0])
-            literal = True
-        except ValueError:
-            literal = False
-        if literal and not self.allow_private and not is_public(host):
+        authority = url.split(b"://", 1)[1].split(b"/", 1)[0].split(b"?", 1)[0]
+        if b"[" in authority.split(b"]")[-1] or url.count(b"[") != authority.count(b"["):
+            raise InvalidRegistration("Brackets are only allowed around an IPv6 host")
+        host = numeric_host(parts.hostname)
+        if host is not None and not self.allow_private and not is_public(host):
             raise RefusedTarget("Push target address is not a public unicast address")
 
     def address_allowed(self, address: str) -> bool:
@@ -181,6 +198,8 @@ def redact(url: bytes) -> str:
     try:
         parts = urlsplit(url.decode("ascii", "replace"))
         host = parts.hostname or "?"
+        if ":" in host:
+            host = f"[{host}]"
         port = f":{parts.port}" if parts.port else ""
         return f"{parts.scheme}://{host}{port}/[redacted]"
     except ValueError:

@@ -37,24 +37,31 @@ class PushRegistry:
         self._sequence = itertools.count((last.updated if last else 0) + 1)
         self.on_put: Callable[[str, bytes], None] = lambda user, url: None  # drops pending retries
         self.on_fired: Callable[[list[Delivery]], None] = lambda deliveries: None
+        self.log_full_urls = False
+        self.before_put: Callable[[], None] = lambda: None  # handle deliveries already made
 
     def put(self, user: str, url: bytes, payload: bytes) -> None:
         """Store or replace; raises InvalidRegistration, RefusedTarget, LimitReached."""
         self.policy.check_registration(url, payload)
+        self.before_put()
         with database.atomic():
             existing = Registration.get_or_none((Registration.user == user) & (Registration.url == url))
+            now = time.time()
             if existing is None:
                 if Registration.select().where(Registration.user == user).count() >= self.limit:
                     raise LimitReached()
-                Registration.create(user=user, url=url, payload=payload, updated=next(self._sequence))
+                Registration.create(user=user, url=url, payload=payload, updated=next(self._sequence),
+                                    registered_at=now)
             else:
                 existing.payload = payload
                 existing.updated = next(self._sequence)
+                existing.registered_at = now
                 existing.save()
             dropped = Delivery.delete().where((Delivery.user == user) & (Delivery.url == url)).execute()
         log.info("push registration stored for {user}: {url}", user=user, url=redact(url),
                  replaced=existing is not None, dropped_retries=dropped)
-        log.debug("push registration URL in full: {full_url}", full_url=url.decode("ascii", "replace"))
+        if self.log_full_urls:  # --debug only: push URLs carry secrets
+            log.debug("push registration URL in full: {full_url}", full_url=url.decode("ascii", "replace"))
         self.on_put(user, url)
 
     def cancel(self, user: str, url: bytes) -> None:
@@ -70,11 +77,19 @@ class PushRegistry:
     def pending_users(self) -> set[str]:
         return {r.user for r in Registration.select(Registration.user).distinct()}
 
-    def fire(self, user: str, folder: str) -> list[Delivery]:
-        """Consume every registration of ``user`` into recorded deliveries."""
+    def fire(self, user: str, folder: str, delivered_at: Optional[float] = None) -> list[Delivery]:
+        """Consume the registrations of ``user`` into recorded deliveries.
+
+        With ``delivered_at`` (the new file's change time, plus the file
+        system's clock slack), registrations made after it are left alone:
+        a client that registered after the delivery has seen that mail.
+        """
         now = time.time()
         with database.atomic():
-            rows = list(Registration.select().where(Registration.user == user).order_by(Registration.updated))
+            query = Registration.select().where(Registration.user == user)
+            if delivered_at is not None:
+                query = query.where(Registration.registered_at <= delivered_at)
+            rows = list(query.order_by(Registration.updated))
             if not rows:
                 return []
             deliveries = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 from twisted.application import service
 from twisted.logger import Logger
@@ -34,6 +35,7 @@ class PushService(service.Service):
         self.registry.on_put = self.dispatcher.cancel_url
         self.registry.on_fired = self.dispatcher.deliveries_fired
         self.watcher = MaildirWatcher(root, reactor, self.delivered, self.changed, rescan_interval)
+        self.registry.before_put = self.watcher.drain
         self.root = root
 
     def _sync_open_mailbox(self, user: str, folder: str) -> None:
@@ -42,14 +44,14 @@ class PushService(service.Service):
         if mailbox is not None and mailbox.listeners:
             mailbox.sync(force=True)
 
-    def delivered(self, user: str, folder: str) -> None:
+    def delivered(self, user: str, folder: str, delivered_at: Optional[float] = None) -> None:
         self._sync_open_mailbox(user, folder)  # IDLE sessions hear of it now
         special = self.store.account(user).special_use_attributes()
         junk = [name for name, attrs in special.items() if "\\Junk" in attrs]
         if is_quiet(folder, junk, self.quiet):
             log.info("delivery for {user} into quiet folder {folder}: no push", user=user, folder=folder)
             return
-        self.registry.fire(user, folder)
+        self.registry.fire(user, folder, delivered_at)
 
     def changed(self, user: str, folder: str) -> None:
         self._sync_open_mailbox(user, folder)

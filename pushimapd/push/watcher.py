@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 from typing import Callable, Optional
 
 from twisted.internet import inotify, task
@@ -52,11 +53,31 @@ class _Notifier(inotify.INotify):
                 self._watchpaths.pop(iwp.path, None)
 
 
-class MaildirWatcher:
-    """Calls ``on_delivery(user, folder)`` and ``on_change(user, folder)``.
+def measure_ctime_slack(directory: str, rounds: int = 20) -> float:
+    """How far a new file's ctime may lag the wall clock here (coarse kernel
+    timestamps lag by up to a tick; fine-grained ones by nothing)."""
+    lag = 0.0
+    probe = os.path.join(directory, f".pushimapd-clock-{os.getpid()}")
+    try:
+        for _ in range(rounds):
+            before = time.time()
+            with open(probe, "w"):
+                pass
+            lag = max(lag, before - os.stat(probe).st_ctime)
+            os.unlink(probe)
+    except OSError:
+        return 0.05
+    return lag + 0.001
 
-    ``folder`` is the IMAP name (``INBOX`` or ``A.B``). Calls are batched to
-    one per (user, folder) per reactor turn.
+
+class MaildirWatcher:
+    """Calls ``on_delivery(user, folder, delivered_at)`` and ``on_change(user, folder)``.
+
+    ``folder`` is the IMAP name (``INBOX`` or ``A.B``). ``delivered_at`` is
+    None for deliveries inotify reported (their order against registrations
+    is exact, see `drain`) and, for ones a rescan found, the newest change
+    time of the files plus the clock slack. Calls are batched to one per
+    (user, folder) per reactor turn.
     """
 
     def __init__(self, root: str, reactor, on_delivery: Callable[[str, str], None],
@@ -70,7 +91,9 @@ class MaildirWatcher:
         self.seen_new: dict[tuple[str, str], set[str]] = {}  # (user, folder) -> names in new/
         self.unwatched: set[tuple[str, str]] = set()  # folders only a rescan can see
         self.watch_failures = 0
-        self._pending_delivery: set[tuple[str, str]] = set()
+        self._pending_delivery: dict[tuple[str, str], float] = {}
+        self._fresh: set[tuple[str, str]] = set()  # appeared after start: files already in new/ are mail
+        self.clock_slack = 0.0
         self._pending_change: set[tuple[str, str]] = set()
         self._flush_call = None
         self._rescan_loop = task.LoopingCall(self.rescan)
@@ -78,6 +101,7 @@ class MaildirWatcher:
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> None:
+        self.clock_slack = measure_ctime_slack(self.root)
         try:
             self.notifier = _Notifier(reactor=self.reactor)
             self.notifier.on_overflow = self._overflow
@@ -124,25 +148,29 @@ class MaildirWatcher:
         base = os.path.join(self.root, user)
         return base if folder == "INBOX" else os.path.join(base, "." + folder)
 
-    def watch_user(self, user: str) -> None:
+    def watch_user(self, user: str, fresh: bool = False) -> None:
         user_dir = os.path.join(self.root, user)
         self._watch(user_dir, lambda path, mask: self._user_event(user, path, mask))
-        self.watch_folder(user, "INBOX")
+        self.watch_folder(user, "INBOX", fresh)
         try:
             entries = os.listdir(user_dir)
         except FileNotFoundError:
             return
         for entry in entries:
             if entry.startswith(".") and not entry.startswith("..") and len(entry) > 1:
-                self.watch_folder(user, entry[1:])
+                self.watch_folder(user, entry[1:], fresh)
 
-    def watch_folder(self, user: str, folder: str) -> None:
+    def watch_folder(self, user: str, folder: str, fresh: bool = False) -> None:
+        """Watch a folder. ``fresh``: it was just created (an LDA making a
+        folder for its first message), so what is already in new/ is mail."""
         key = (user, folder)
         path = self._folder_path(user, folder)
         if not os.path.isdir(path):
             return
+        if fresh:
+            self._fresh.add(key)
         if key not in self.seen_new:
-            self.seen_new[key] = self._list_new(path)
+            self.seen_new[key] = set() if key in self._fresh else self._list_new(path)
         if folder != "INBOX":  # new/ and cur/ may not exist yet right after mkdir
             self._watch(path, lambda p, m: self._folder_dir_event(user, folder, p, m))
         ok = self._watch(os.path.join(path, "new"), lambda p, m: self._new_event(user, folder, p, m))
@@ -151,6 +179,18 @@ class MaildirWatcher:
             self.unwatched.discard(key)
         else:
             self.unwatched.add(key)
+        if key in self._fresh:  # files that landed before the watch was in place
+            self._check_new(key, path)
+            if ok:
+                self._fresh.discard(key)
+
+    def _check_new(self, key: tuple[str, str], path: str) -> None:
+        current = self._list_new(path)
+        seen = self.seen_new.setdefault(key, set())
+        unseen = current - seen
+        if unseen:
+            seen.update(unseen)
+            self._queue_delivery(key, self._newest_ctime(path, unseen) + self.clock_slack)
 
     def forget_folder(self, user: str, folder: str) -> None:
         path = self._folder_path(user, folder)
@@ -195,7 +235,7 @@ class MaildirWatcher:
         if name.startswith(".") or not mask & inotify.IN_ISDIR:
             return
         if mask & (inotify.IN_CREATE | inotify.IN_MOVED_TO):
-            self.reactor.callLater(0, self.watch_user, name)
+            self.reactor.callLater(0, self.watch_user, name, bool(mask & inotify.IN_CREATE))
 
     def _user_event(self, user: str, path, mask) -> None:
         name = self._name(path)
@@ -203,7 +243,8 @@ class MaildirWatcher:
             return
         folder = name[1:]
         if mask & (inotify.IN_CREATE | inotify.IN_MOVED_TO):
-            self.watch_folder(user, folder)
+            # a folder moved in (IMAP RENAME) brings old mail; a created one may bring new mail
+            self.watch_folder(user, folder, fresh=bool(mask & inotify.IN_CREATE))
             self._queue(self._pending_change, (user, folder))
         elif mask & (inotify.IN_DELETE | inotify.IN_MOVED_FROM):
             self.forget_folder(user, folder)
@@ -220,7 +261,7 @@ class MaildirWatcher:
         if mask & (inotify.IN_CREATE | inotify.IN_MOVED_TO):
             if name not in seen:
                 seen.add(name)
-                self._queue(self._pending_delivery, (user, folder))
+                self._queue_delivery((user, folder), None)
         else:
             seen.discard(name)
             self._queue(self._pending_change, (user, folder))
@@ -234,19 +275,53 @@ class MaildirWatcher:
         if self._flush_call is None:
             self._flush_call = self.reactor.callLater(0, self._flush)
 
+    def drain(self) -> None:
+        """Handle every delivery the kernel has already reported, now.
+
+        Called before a push registration is stored: a delivery completed
+        before the registration fires the older registrations only, exactly,
+        whatever order the reactor happens to read the two sockets in.
+        """
+        if self.notifier is not None:
+            self.notifier.doRead()
+        if self._pending_delivery or self._pending_change:
+            if self._flush_call is not None and self._flush_call.active():
+                self._flush_call.cancel()
+            self._flush()
+
+    def _queue_delivery(self, key: tuple[str, str], when) -> None:
+        """``when`` is None for events (order is exact), or a found file's
+        change time for rescans (best effort, with the clock's slack)."""
+        if key in self._pending_delivery:
+            old = self._pending_delivery[key]
+            when = None if old is None or when is None else max(old, when)
+        self._pending_delivery[key] = when
+        if self._flush_call is None:
+            self._flush_call = self.reactor.callLater(0, self._flush)
+
+    @staticmethod
+    def _newest_ctime(path: str, names) -> float:
+        newest = 0.0
+        for name in names:
+            try:
+                newest = max(newest, os.stat(os.path.join(path, "new", name)).st_ctime)
+            except OSError:
+                newest = max(newest, time.time())
+        return newest or time.time()
+
     def _flush(self) -> None:
         self._flush_call = None
-        deliveries, self._pending_delivery = self._pending_delivery, set()
-        changes, self._pending_change = self._pending_change - deliveries, set()
-        for user, folder in sorted(deliveries):
-            self._call(self.on_delivery, user, folder)
+        deliveries, self._pending_delivery = self._pending_delivery, {}
+        changes, self._pending_change = self._pending_change - set(deliveries), set()
+        for (user, folder), when in sorted(deliveries.items()):
+            self._call(self.on_delivery, user, folder, when)
         for user, folder in sorted(changes):
             self._call(self.on_change, user, folder)
 
     @staticmethod
-    def _call(callback, user: str, folder: str) -> None:
+    def _call(callback, user: str, folder: str, *args) -> None:
         try:
-            callback(user, folder)
+            callback(user, folder, *args)
         except Exception:
             log.failure("handling a change in {user}/{folder} failed", user=user, folder=folder)
 
@@ -270,6 +345,6 @@ class MaildirWatcher:
             before = self.seen_new.get((user, folder), set())
             self.seen_new[(user, folder)] = current
             if current - before:
-                self._queue(self._pending_delivery, (user, folder))
+                self._queue_delivery((user, folder), self._newest_ctime(path, current - before) + self.clock_slack)
             elif before - current or everything:
                 self._queue(self._pending_change, (user, folder))
