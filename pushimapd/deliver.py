@@ -6,7 +6,7 @@ import os
 import socket
 import time
 
-from .storage.maildir.account import MailboxError, MaildirAccount, validate_name
+from .storage.maildir.account import MailboxError, validate_name
 
 
 class DeliveryError(Exception):

@@ -8,7 +8,6 @@ failures, STARTTLS, close) and owns the autologout timer.
 from __future__ import annotations
 
 import ipaddress
-import os
 
 from twisted.application import service, strports
 from twisted.internet import defer, interfaces, protocol, reactor, task, threads

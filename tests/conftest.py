@@ -143,3 +143,27 @@ def require_binary(name: str) -> str:
             pytest.fail(f"{name} is not installed (.ci/run must install it)")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+@pytest.fixture(scope="session")
+def self_signed_cert(tmp_path_factory):
+    """(cert, key) paths of a self-signed certificate for localhost / 127.0.0.1."""
+    openssl = require_binary("openssl")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = str(d / "cert.pem"), str(d / "key.pem")
+    made = subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2",
+         "-keyout", key, "-out", cert], capture_output=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    return cert, key
+
+
+def start_starttls_server(root: str, cert: str, key: str, users=(("demo", "demo"),)) -> ServerProcess:
+    """STARTTLS on the plain listener; no network trusted, so no login before TLS."""
+    server = ServerProcess(root, users=users, extra_args=["--tls-cert", cert, "--tls-key", key,
+                                                          "--trusted-networks", "none"])
+    server.add_users()
+    server.start()
+    server.cert = cert
+    return server

@@ -21,9 +21,7 @@ import email.policy
 import email.utils
 import os
 import re
-import shutil
 import ssl
-import subprocess
 import time
 
 import imapclient
@@ -32,7 +30,7 @@ from imapclient import imap_utf7
 from imapclient.exceptions import LoginError
 from imapclient.imapclient import ARCHIVE, DELETED, DRAFTS, FLAGGED, JUNK, SEEN, SENT, TRASH
 
-from conftest import ServerProcess, copy_sample, run_cli
+from conftest import ServerProcess, copy_sample, start_starttls_server, run_cli
 from imap_raw import RawIMAP
 
 USERS = (("demo", "demo"), ("app", "app"))
@@ -54,24 +52,9 @@ def srv(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tls_srv(tmp_path_factory):
-    """STARTTLS with a self-signed certificate; no plaintext login before TLS."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    root = tmp_path_factory.mktemp("imapclient-tls")
-    cert, key = str(root / "cert.pem"), str(root / "key.pem")
-    made = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2",
-         "-keyout", key, "-out", cert], capture_output=True, timeout=60)
-    assert made.returncode == 0, made.stderr
-    mail = root / "mail"
-    mail.mkdir()
-    server = ServerProcess(str(mail), extra_args=["--tls-cert", cert, "--tls-key", key,
-                                                  "--trusted-networks", "none"])
-    server.add_users()
-    server.start()
-    server.cert = cert
+def tls_srv(tmp_path_factory, self_signed_cert):
+    """A server with STARTTLS that refuses plaintext logins before TLS (no trusted network)."""
+    server = start_starttls_server(str(tmp_path_factory.mktemp("imapclient-tls")), *self_signed_cert)
     yield server
     server.stop()
 

@@ -15,13 +15,11 @@ STARTTLS.
 from __future__ import annotations
 
 import re
-import shutil
 import ssl
-import subprocess
 
 import pytest
 
-from conftest import ServerProcess, copy_sample
+from conftest import ServerProcess, copy_sample, start_starttls_server
 from imap_raw import Atom, RawIMAP, apply_expunges, literal, parse, plain_response, quote
 
 MAX_APPEND = 4096  # --max-append: small, so the LITERAL+ size checks stay cheap
@@ -53,24 +51,9 @@ def srv(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tls_srv(tmp_path_factory):
+def tls_srv(tmp_path_factory, self_signed_cert):
     """A server with STARTTLS that refuses plaintext logins before TLS (no trusted network)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    root = tmp_path_factory.mktemp("extensions-tls")
-    cert, key = str(root / "cert.pem"), str(root / "key.pem")
-    made = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2",
-         "-keyout", key, "-out", cert], capture_output=True, timeout=60)
-    assert made.returncode == 0, made.stderr
-    mail = root / "mail"
-    mail.mkdir()
-    server = ServerProcess(str(mail), extra_args=["--tls-cert", cert, "--tls-key", key,
-                                                  "--trusted-networks", "none"])
-    server.add_users()
-    server.start()
-    server.cert = cert
+    server = start_starttls_server(str(tmp_path_factory.mktemp("extensions-tls")), *self_signed_cert)
     yield server
     server.stop()
 

@@ -7,34 +7,20 @@ import subprocess
 import pytest
 from imapclient import IMAPClient
 
-from conftest import ServerProcess, require_binary
+from conftest import ServerProcess, require_binary, start_starttls_server
 
 
 @pytest.fixture(scope="module")
-def certificate(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
-    return str(cert), str(key)
-
-
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory, certificate):
-    """Plain listener with STARTTLS plus an implicit-TLS listener; no network trusted."""
-    cert, key = certificate
-    root = str(tmp_path_factory.mktemp("mail"))
-    srv = ServerProcess(root, extra_args=["--tls-cert", cert, "--tls-key", key, "--trusted-networks", "none"])
-    srv.add_users()
-    srv.start()
+def tls_server(tmp_path_factory, self_signed_cert):
+    """A plain listener with STARTTLS; no network trusted."""
+    srv = start_starttls_server(str(tmp_path_factory.mktemp("mail")), *self_signed_cert)
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
-def imaps_server(tmp_path_factory, certificate):
-    cert, key = certificate
+def imaps_server(tmp_path_factory, self_signed_cert):
+    cert, key = self_signed_cert
     root = str(tmp_path_factory.mktemp("mail"))
     # only an implicit-TLS listener (IMAPS)
     listen = f"ssl:0:privateKey={key}:certKey={cert}:interface=127.0.0.1"

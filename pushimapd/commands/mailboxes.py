@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..core.dispatch import AUTH, BAD, NO, OK, command
+from ..core.dispatch import AUTH, NO, OK, command
 from ..storage.maildir.account import SEPARATOR, MailboxError, normalize_name
 from ..wire import serializer as ser
 from ..wire.grammar import ParseError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..core.dispatch import BAD, OK, SELECT_ONLY, command
+from ..core.dispatch import OK, SELECT_ONLY, command
 from ..storage.mime import ParsedMessage
 from ..storage.search import MessageFacts, matches
 from ..wire.grammar import ParseError

@@ -15,11 +15,11 @@ import itertools
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Optional, Protocol
 
 from ..mime import ParsedMessage, normalize_crlf
-from .flags import Keywords, SYSTEM_FLAGS, size_fields, split_name
+from .flags import Keywords, SYSTEM_FLAGS, size_fields
 from .uidlist import VALIDITY_FILE, UidList
 
 _counter = itertools.count(1)
