@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ..core.dispatch import AUTH, NO, OK, command
-from ..storage.maildir.account import MailboxError
+from ..core.dispatch import AUTH, NO, OK, Result, command
 from ..wire.grammar import ParseError
-from .mailboxes import mailbox_name
+from .mailboxes import open_target
 
 
 def _append_args(cursor):
@@ -32,12 +31,9 @@ def _append_args(cursor):
 @command("APPEND", AUTH, _append_args)
 def append(session, cmd):
     raw_name, flags, date, message = cmd.args
-    try:
-        mailbox = session.account.open(mailbox_name(raw_name))
-    except MailboxError as e:
-        if e.code == "NONEXISTENT":
-            return NO("Mailbox does not exist", "TRYCREATE")
-        return NO(str(e), e.code)
+    mailbox = open_target(session, raw_name)
+    if isinstance(mailbox, Result):
+        return mailbox
     if not message:
         return NO("Empty messages cannot be appended")
     keywords = [f for f in flags if not f.startswith("\\")]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ..core.dispatch import BAD, NO, OK, SELECT_ONLY, command
-from ..storage.maildir.account import MailboxError
+from ..core.dispatch import BAD, NO, OK, SELECT_ONLY, Result, command
 from .fetch import InvalidSet, resolve_set
-from .mailboxes import mailbox_name
+from .mailboxes import open_target
 
 
 def uid_set_text(uids: list[int]) -> str:
@@ -24,6 +23,11 @@ def uid_set_text(uids: list[int]) -> str:
     return ",".join(out)
 
 
+def copyuid(target, uids: list[int], created: list[int]) -> str:
+    """The COPYUID response code (RFC 4315) of a COPY or MOVE."""
+    return f"COPYUID {target.uidvalidity} {uid_set_text(uids)} {uid_set_text(created)}"
+
+
 def _copy_args(cursor):
     cursor.sp()
     seqset = cursor.sequence_set()
@@ -40,12 +44,9 @@ def copy_messages(session, cmd):
         targets = resolve_set(view, seqset, cmd.uid)
     except InvalidSet as e:
         return BAD(str(e))
-    try:
-        target = session.account.open(mailbox_name(raw_target))
-    except MailboxError as e:
-        if e.code == "NONEXISTENT":
-            return NO("Target mailbox does not exist", "TRYCREATE")
-        return NO(str(e), e.code)
+    target = open_target(session, raw_target)
+    if isinstance(target, Result):
+        return target
     uids = [u for _, u in targets]
     if any(view.is_expunged(u) or u not in source.records for u in uids):
         return NO("Some of the messages were expunged", "EXPUNGEISSUED")
@@ -73,8 +74,7 @@ def copy(session, cmd):
     uids, created, target = outcome
     if not uids:
         return OK("COPY completed (no messages)")
-    code = f"COPYUID {target.uidvalidity} {uid_set_text(uids)} {uid_set_text(created)}"
-    return OK("COPY completed", code)
+    return OK("COPY completed", copyuid(target, uids, created))
 
 
 @command("MOVE", SELECT_ONLY, _copy_args)
@@ -88,7 +88,6 @@ def move(session, cmd):
     uids, created, target = outcome
     if not uids:
         return OK("MOVE completed (no messages)")
-    code = f"COPYUID {target.uidvalidity} {uid_set_text(uids)} {uid_set_text(created)}"
-    session.untagged(b"OK [" + code.encode() + b"] Moved")
+    session.untagged(b"OK [" + copyuid(target, uids, created).encode() + b"] Moved")
     view.mailbox.expunge(uids, deleted_only=False)
     return OK("MOVE completed")

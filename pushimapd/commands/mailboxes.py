@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ..core.dispatch import AUTH, NO, OK, command
@@ -20,6 +21,30 @@ def mailbox_name(raw: bytes) -> str:
 
 def failure(e: MailboxError):
     return NO(str(e), e.code)
+
+
+def mailbox_errors_are_no(handler):
+    """A MailboxError raised by the handler becomes ``NO [code] reason``."""
+
+    @functools.wraps(handler)
+    def wrapper(session, cmd):
+        try:
+            return handler(session, cmd)
+        except MailboxError as e:
+            return failure(e)
+
+    return wrapper
+
+
+def open_target(session, raw_name: bytes):
+    """The mailbox COPY, MOVE or APPEND write into, or ``NO``: a missing one
+    says TRYCREATE (RFC 3501 7.1), an invalid name does not."""
+    try:
+        return session.account.open(mailbox_name(raw_name))
+    except MailboxError as e:
+        if e.code == "NONEXISTENT":
+            return NO("Target mailbox does not exist", "TRYCREATE")
+        return failure(e)
 
 
 def _one_mailbox(cursor):
@@ -90,50 +115,40 @@ def _create_args(cursor):
 
 
 @command("CREATE", AUTH, _create_args)
+@mailbox_errors_are_no
 def create(session, cmd):
-    try:
-        session.account.create(mailbox_name(cmd.args[0]), use=cmd.args[1])
-    except MailboxError as e:
-        return failure(e)
+    session.account.create(mailbox_name(cmd.args[0]), use=cmd.args[1])
     return OK("CREATE completed")
 
 
 @command("DELETE", AUTH, _one_mailbox)
+@mailbox_errors_are_no
 def delete(session, cmd):
-    try:
-        session.account.delete(mailbox_name(cmd.args[0]))
-    except MailboxError as e:
-        return failure(e)
+    session.account.delete(mailbox_name(cmd.args[0]))
     return OK("DELETE completed")
 
 
 @command("RENAME", AUTH, _two_mailboxes)
+@mailbox_errors_are_no
 def rename(session, cmd):
-    try:
-        session.account.rename(mailbox_name(cmd.args[0]), mailbox_name(cmd.args[1]))
-    except MailboxError as e:
-        return failure(e)
+    session.account.rename(mailbox_name(cmd.args[0]), mailbox_name(cmd.args[1]))
     return OK("RENAME completed")
 
 
 @command("SUBSCRIBE", AUTH, _one_mailbox)
+@mailbox_errors_are_no
 def subscribe(session, cmd):
-    try:
-        name = mailbox_name(cmd.args[0])
-        if not session.account.exists(name):
-            return NO("Mailbox does not exist", "NONEXISTENT")
-        session.account.subscribe(name)
-    except MailboxError as e:
-        return failure(e)
+    name = mailbox_name(cmd.args[0])
+    if not session.account.exists(name):
+        return NO("Mailbox does not exist", "NONEXISTENT")
+    session.account.subscribe(name)
     return OK("SUBSCRIBE completed")
 
 
 @command("UNSUBSCRIBE", AUTH, _one_mailbox)
+@mailbox_errors_are_no
 def unsubscribe(session, cmd):
-    try:
-        session.account.unsubscribe(mailbox_name(cmd.args[0]))
-    except MailboxError as e:
-        return failure(e)
+    session.account.unsubscribe(mailbox_name(cmd.args[0]))
     return OK("UNSUBSCRIBE completed")
 
 
