@@ -257,7 +257,21 @@ def tls_context(cert_path: str, key_path: str):
                                   raiseMinimumTo=TLSVersion.TLSv1_2)
 
 
+def raise_file_limit() -> None:
+    """Every connection is a descriptor: use the hard limit, not the soft one."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = hard if hard != resource.RLIM_INFINITY else 65536
+        if soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def makeService(options: Options) -> service.MultiService:
+    raise_file_limit()
     root, db_path, is_sample = resolve_paths(options["maildir-root"], options["db"], options["reset-sample"])
     open_database(db_path)
     users = UserDirectory()
