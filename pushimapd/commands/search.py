@@ -22,31 +22,40 @@ def _search_args(cursor):
     return (returns, charset, keys)
 
 
+class _Source:
+    """Costly per-message facts for the search engine, from the mailbox."""
+
+    def __init__(self, mailbox):
+        self.mailbox = mailbox
+        self.size = mailbox.size
+        self.internal_date = mailbox.internal_date
+        self.message = mailbox.message
+        self.header_block = mailbox.header_block
+
+    def headers(self, uid: int):
+        block = self.mailbox.header_block(uid)
+        if block is None:
+            return None
+        return ParsedMessage(block if block.endswith(b"\r\n\r\n") else block + b"\r\n")
+
+
 def search_view(view, keys) -> list[tuple[int, int]]:
     """(seq, uid) of every message in the view matching all ``keys``."""
     mailbox = view.mailbox
     uids = view.uids
     largest_uid = uids[-1] if uids else 0
+    source = _Source(mailbox)
+    records, recent, expunged = mailbox.records, view.recent, view.is_expunged
+    count = len(uids)
     found = []
     for seq, uid in enumerate(uids, 1):
-        if view.is_expunged(uid) or uid not in mailbox.records:
+        rec = records.get(uid)
+        if rec is None or expunged(uid):
             continue
-        facts = MessageFacts(
-            seq, uid, len(uids), largest_uid, mailbox.flags(uid), uid in view.recent,
-            size=lambda u=uid: mailbox.size(u),
-            internal_date=lambda u=uid: mailbox.internal_date(u),
-            message=lambda u=uid: mailbox.message(u),
-            headers=lambda u=uid: _header_only(mailbox, u),
-            header_raw=lambda u=uid: mailbox.header_block(u),
-        )
+        facts = MessageFacts(source, seq, uid, count, largest_uid, rec.flags, uid in recent)
         if all(matches(k, facts) for k in keys):
             found.append((seq, uid))
     return found
-
-
-def _header_only(mailbox, uid: int):
-    block = mailbox.header_block(uid)
-    return None if block is None else ParsedMessage(block if block.endswith(b"\r\n\r\n") else block + b"\r\n")
 
 
 @command("SEARCH", SELECT_ONLY, _search_args, expunge_ok=False)

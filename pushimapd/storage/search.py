@@ -7,7 +7,7 @@ message file; header and text keys parse it (cached by the mailbox).
 from __future__ import annotations
 
 import datetime
-from typing import Callable, Optional
+from typing import Optional
 
 from ..wire.grammar import SearchKey
 
@@ -22,27 +22,31 @@ _ADDRESS_HEADERS = {"FROM": "From", "TO": "To", "CC": "Cc", "BCC": "Bcc", "SUBJE
 
 
 class MessageFacts:
-    """What a search may ask about one message, loaded on first use."""
+    """What a search may ask about one message, loaded on first use.
 
-    def __init__(self, seq: int, uid: int, largest_seq: int, largest_uid: int, flags: frozenset,
-                 recent: bool, size: Callable[[], int], internal_date: Callable[[], datetime.datetime],
-                 message: Callable[[], Optional[object]], headers: Callable[[], Optional[object]] = None,
-                 header_raw: Callable[[], Optional[bytes]] = None):
+    ``source`` supplies the costly facts by UID: ``size``, ``internal_date``,
+    ``message`` (parsed), ``headers`` (parsed header only) and
+    ``header_block`` (raw header bytes).
+    """
+
+    __slots__ = ("source", "seq", "uid", "largest_seq", "largest_uid", "flags", "recent",
+                 "_msg", "_loaded", "_head", "_folded")
+
+    def __init__(self, source, seq: int, uid: int, largest_seq: int, largest_uid: int,
+                 flags: frozenset, recent: bool):
+        self.source = source
         self.seq, self.uid = seq, uid
         self.largest_seq, self.largest_uid = largest_seq, largest_uid
         self.flags, self.recent = flags, recent
-        self._size, self._date, self._message = size, internal_date, message
-        self._headers = headers or message
-        self._loaded = False
         self._msg = None
+        self._loaded = False
         self._head = None
-        self._header_raw = header_raw
         self._folded: Optional[str] = None
 
     @property
     def message(self):
         if not self._loaded:
-            self._msg, self._loaded = self._message(), True
+            self._msg, self._loaded = self.source.message(self.uid), True
         return self._msg
 
     @property
@@ -51,17 +55,15 @@ class MessageFacts:
         if self._loaded:
             return self._msg
         if self._head is None:
-            self._head = self._headers()
+            self._head = self.source.headers(self.uid)
         return self._head
 
     def header_might_contain(self, needle: str) -> bool:
         """A cheap pre-check on the raw, unfolded header: without encoded
         words the decoded values are substrings of it, so a needle absent
         from it cannot match (and the header need not be parsed)."""
-        if self._header_raw is None:
-            return True
         if self._folded is None:
-            raw = self._header_raw()
+            raw = self.source.header_block(self.uid)
             if raw is None or b"=?" in raw:
                 self._folded = ""
             else:
@@ -70,10 +72,10 @@ class MessageFacts:
         return not self._folded or needle.casefold() in self._folded
 
     def size(self) -> int:
-        return self._size()
+        return self.source.size(self.uid)
 
     def internal_date(self) -> datetime.date:
-        return self._date().astimezone(datetime.timezone.utc).date()
+        return self.source.internal_date(self.uid).astimezone(datetime.timezone.utc).date()
 
 
 def _contains(haystack: str, needle: str) -> bool:

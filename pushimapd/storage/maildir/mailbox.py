@@ -25,7 +25,7 @@ from .uidlist import VALIDITY_FILE, UidList
 _counter = itertools.count(1)
 _HOST = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
 _CACHE_SIZE = 32
-_SETTLE_SECONDS = 1.0
+_SETTLE_SECONDS = 0.05  # > one coarse kernel clock tick (HZ >= 100)
 _HEADER_CACHE_BYTES = 64 * 1024 * 1024
 
 
