@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 
-from servers import Dovecot, Missing, Pushimapd, free_port, same_hash_users
+from servers import Dovecot, Missing, Pushimapd, free_port, hash_password, same_hash_users
 
 
 class Receiver(http.server.ThreadingHTTPServer):
@@ -201,7 +201,8 @@ def main() -> int:
         dmail = os.path.join(work, "dovecot-mail")
         make_maildir(os.path.join(dmail, "idler"))
         try:
-            dovecot = Dovecot(os.path.join(work, "dovecot"), dmail, {"idler": "secret"}).start()
+            # the same scheme as pushimapd's users (argon2id), as {ARGON2ID} in Dovecot's passwd-file
+            dovecot = Dovecot(os.path.join(work, "dovecot"), dmail, hashes={"idler": hash_password("secret")}).start()
         except Missing as e:
             print(f"dovecot skipped: {e}", file=sys.stderr)
         else:
