@@ -143,3 +143,20 @@ def test_credential_cache_remembers_success_only_and_follows_password_changes():
     off = CredentialCache(ttl=0)
     off.remember("hash-1", "pw")
     assert not off.hit("hash-1", "pw")
+
+
+def test_store_forgets_least_recently_used_closed_folders(tmp_path, monkeypatch):
+    from pushimapd.storage.maildir import account as account_module
+
+    monkeypatch.setattr(account_module, "KEEP_CLOSED_MAILBOXES", 2)
+    store = MailStore(str(tmp_path))
+    acct = store.account("u")
+    for name in ("A", "B", "C"):
+        acct.create(name)
+    held = acct.open("A")
+    held.add_listener(Listener(), read_write=True)  # an open session keeps it
+    acct.open("B")
+    acct.open("C")
+    loaded = {m.name for m in store.loaded()}
+    assert loaded == {"A", "C"}
+    assert acct.open("A") is held

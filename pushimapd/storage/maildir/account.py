@@ -22,6 +22,7 @@ from .specialuse import SUPPORTED as SPECIAL_USE_SUPPORTED, SpecialUse, canonica
 SEPARATOR = "."
 SUBSCRIPTIONS = "subscriptions"
 _trash_counter = itertools.count(1)
+KEEP_CLOSED_MAILBOXES = 256  # folders kept loaded though no session has them open
 _FORBIDDEN = re.compile(r"[/\x00-\x1f\x7f]")
 
 
@@ -237,10 +238,24 @@ class MailStore:
         return MaildirAccount(self, user, os.path.join(self.root, user))
 
     def mailbox_at(self, path: str, name: str) -> MaildirMailbox:
-        mailbox = self._mailboxes.get(path)
+        mailbox = self._mailboxes.pop(path, None)
         if mailbox is None:
-            mailbox = self._mailboxes[path] = MaildirMailbox(path, name)
+            mailbox = MaildirMailbox(path, name)
+        self._mailboxes[path] = mailbox  # most recently used last
+        if len(self._mailboxes) > KEEP_CLOSED_MAILBOXES:
+            self._evict_closed()
         return mailbox
+
+    def _evict_closed(self) -> None:
+        """Forget the least recently used folders nobody has open (their
+        state is on disk; only \\Recent claims not yet moved are lost)."""
+        excess = len(self._mailboxes) - KEEP_CLOSED_MAILBOXES
+        for key in list(self._mailboxes):
+            if excess <= 0:
+                break
+            if not self._mailboxes[key].listeners:
+                del self._mailboxes[key]
+                excess -= 1
 
     def loaded_at(self, path: str) -> Optional[MaildirMailbox]:
         """The folder's shared object if some session opened it, else None."""

@@ -126,6 +126,10 @@ class MaildirMailbox:
             self.listeners.remove(listener)
         if self.recent_owner is listener:
             self.recent_owner = next((v for v in self.listeners if getattr(v, "read_write", False)), None)
+        if not self.listeners:  # nobody has it open: give the message caches back
+            self._cache.clear()
+            self._headers.clear()
+            self._header_bytes = 0
 
     # -- scanning --------------------------------------------------------------
     def _stat_dirs(self) -> Optional[tuple]:
