@@ -30,12 +30,13 @@ class Calls:
         self.changes: list[tuple[str, str]] = []
         self._waiters: list = []
 
-    def on_delivery(self, user: str, folder: str, delivered_at: float) -> None:
+    def on_delivery(self, user: str, folder: str, delivered_at: float, names=None) -> None:
         assert delivered_at is None or delivered_at <= time.time() + 1
         self.deliveries.append((user, folder))
         self._check()
 
-    def on_change(self, user: str, folder: str) -> None:
+    def on_change(self, user: str, folder: str, names) -> None:
+        assert names is None or all(sub in ("cur", "new") for sub, _name in names)
         self.changes.append((user, folder))
         self._check()
 

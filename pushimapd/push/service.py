@@ -36,16 +36,27 @@ class PushService(service.Service):
         self.registry.on_fired = self.dispatcher.deliveries_fired
         self.watcher = MaildirWatcher(root, reactor, self.delivered, self.changed, rescan_interval)
         self.registry.before_put = self.watcher.drain
+        store.is_watched = self.watcher.is_watched
+        store.drain_changes = self.watcher.drain
         self.root = root
 
-    def _sync_open_mailbox(self, user: str, folder: str) -> None:
+    def _sync_open_mailbox(self, user: str, folder: str, names=None, delivered=None) -> None:
+        """Bring a loaded folder up to date with what inotify reported."""
         path = os.path.join(self.root, user) if folder == "INBOX" else os.path.join(self.root, user, "." + folder)
         mailbox = self.store.loaded_at(path)
-        if mailbox is not None and mailbox.listeners:
+        if mailbox is None:
+            return
+        if not mailbox.listeners:
+            mailbox.mark_stale()  # rescanned when a session next opens it
+        elif delivered is not None:
+            mailbox.add_delivered(delivered)
+        elif names is not None and mailbox.made_by_us(names):
+            return  # only our own renames and deletions: nothing to learn
+        else:
             mailbox.sync(force=True)
 
-    def delivered(self, user: str, folder: str, delivered_at: Optional[float] = None) -> None:
-        self._sync_open_mailbox(user, folder)  # IDLE sessions hear of it now
+    def delivered(self, user: str, folder: str, delivered_at: Optional[float] = None, names=None) -> None:
+        self._sync_open_mailbox(user, folder, delivered=names)  # IDLE sessions hear of it now
         special = self.store.account(user).special_use_attributes()
         junk = [name for name, attrs in special.items() if "\\Junk" in attrs]
         if is_quiet(folder, junk, self.quiet):
@@ -53,8 +64,8 @@ class PushService(service.Service):
             return
         self.registry.fire(user, folder, delivered_at)
 
-    def changed(self, user: str, folder: str) -> None:
-        self._sync_open_mailbox(user, folder)
+    def changed(self, user: str, folder: str, names=None) -> None:
+        self._sync_open_mailbox(user, folder, names)
 
     def startService(self) -> None:
         super().startService()

@@ -71,7 +71,10 @@ def measure_ctime_slack(directory: str, rounds: int = 20) -> float:
 
 
 class MaildirWatcher:
-    """Calls ``on_delivery(user, folder, delivered_at)`` and ``on_change(user, folder)``.
+    """Calls ``on_delivery(user, folder, delivered_at, new_names)`` and ``on_change(user, folder, names)``.
+
+    ``names`` is the set of (``cur``/``new``, file name) that changed, or None
+    when only a full rescan can tell (a folder appeared, a rescan, overflow).
 
     ``folder`` is the IMAP name (``INBOX`` or ``A.B``). ``delivered_at`` is
     None for deliveries inotify reported (their order against registrations
@@ -95,6 +98,9 @@ class MaildirWatcher:
         self._fresh: set[tuple[str, str]] = set()  # appeared after start: files already in new/ are mail
         self.clock_slack = 0.0
         self._pending_change: set[tuple[str, str]] = set()
+        # (sub, file name) seen changing per folder; None: unknown, rescan it all
+        self._changed_names: dict[tuple[str, str], Optional[set]] = {}
+        self._delivered_names: dict[tuple[str, str], set] = {}  # new/ names per folder, from events
         self._flush_call = None
         self._rescan_loop = task.LoopingCall(self.rescan)
         self._rescan_loop.clock = reactor
@@ -245,7 +251,7 @@ class MaildirWatcher:
         if mask & (inotify.IN_CREATE | inotify.IN_MOVED_TO):
             # a folder moved in (IMAP RENAME) brings old mail; a created one may bring new mail
             self.watch_folder(user, folder, fresh=bool(mask & inotify.IN_CREATE))
-            self._queue(self._pending_change, (user, folder))
+            self._queue_change((user, folder), None)
         elif mask & (inotify.IN_DELETE | inotify.IN_MOVED_FROM):
             self.forget_folder(user, folder)
 
@@ -261,19 +267,39 @@ class MaildirWatcher:
         if mask & (inotify.IN_CREATE | inotify.IN_MOVED_TO):
             if name not in seen:
                 seen.add(name)
+                self._delivered_names.setdefault((user, folder), set()).add(name)
                 self._queue_delivery((user, folder), None)
         else:
             seen.discard(name)
-            self._queue(self._pending_change, (user, folder))
+            self._queue_change((user, folder), ("new", name))
 
     def _cur_event(self, user: str, folder: str, path, mask) -> None:
-        if not self._name(path).startswith("."):
-            self._queue(self._pending_change, (user, folder))
+        name = self._name(path)
+        if not name.startswith(".") and not mask & inotify.IN_ISDIR:
+            self._queue_change((user, folder), ("cur", name))
+
+    def _queue_change(self, key: tuple[str, str], name: Optional[tuple[str, str]]) -> None:
+        names = self._changed_names.get(key, set())
+        if names is not None and name is not None:
+            names.add(name)
+            self._changed_names[key] = names
+        else:
+            self._changed_names[key] = None
+        self._queue(self._pending_change, key)
 
     def _queue(self, pending: set, key: tuple[str, str]) -> None:
         pending.add(key)
         if self._flush_call is None:
             self._flush_call = self.reactor.callLater(0, self._flush)
+
+    def is_watched(self, path: str) -> bool:
+        """True when inotify watches that folder's new/ and cur/."""
+        if self.notifier is None:
+            return False
+        rel = os.path.relpath(path, self.root)
+        user, _, folder = rel.partition(os.sep + ".")
+        key = (user, folder or "INBOX")
+        return key in self.seen_new and key not in self.unwatched
 
     def drain(self) -> None:
         """Handle every delivery the kernel has already reported, now.
@@ -313,10 +339,14 @@ class MaildirWatcher:
         self._flush_call = None
         deliveries, self._pending_delivery = self._pending_delivery, {}
         changes, self._pending_change = self._pending_change - set(deliveries), set()
+        names, self._changed_names = self._changed_names, {}
+        arrived, self._delivered_names = self._delivered_names, {}
         for (user, folder), when in sorted(deliveries.items()):
-            self._call(self.on_delivery, user, folder, when)
+            # names are known only when every delivery of the batch came from an event
+            new_names = arrived.get((user, folder)) if when is None else None
+            self._call(self.on_delivery, user, folder, when, new_names)
         for user, folder in sorted(changes):
-            self._call(self.on_change, user, folder)
+            self._call(self.on_change, user, folder, names.get((user, folder)))
 
     @staticmethod
     def _call(callback, user: str, folder: str, *args) -> None:
@@ -347,4 +377,4 @@ class MaildirWatcher:
             if current - before:
                 self._queue_delivery((user, folder), self._newest_ctime(path, current - before) + self.clock_slack)
             elif before - current or everything:
-                self._queue(self._pending_change, (user, folder))
+                self._queue_change((user, folder), None)

@@ -231,6 +231,10 @@ class MailStore:
         self.root = root
         self.special_use_config = dict(special_use_config or {})  # folder -> attribute, all users
         self._mailboxes: dict[str, MaildirMailbox] = {}
+        # set by the push watcher: is a folder watched by inotify, and a way
+        # to handle the changes the kernel already reported
+        self.is_watched = lambda path: False
+        self.drain_changes = lambda: None
 
     def account(self, user: str) -> MaildirAccount:
         if not re.fullmatch(r"[A-Za-z0-9._@+-]+", user) or user.startswith("."):
@@ -240,7 +244,7 @@ class MailStore:
     def mailbox_at(self, path: str, name: str) -> MaildirMailbox:
         mailbox = self._mailboxes.pop(path, None)
         if mailbox is None:
-            mailbox = MaildirMailbox(path, name)
+            mailbox = MaildirMailbox(path, name, store=self)
         self._mailboxes[path] = mailbox  # most recently used last
         if len(self._mailboxes) > KEEP_CLOSED_MAILBOXES:
             self._evict_closed()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import contextlib
 import datetime
 import itertools
 import os
@@ -70,9 +71,12 @@ def unique_base(size: int, vsize: int) -> str:
 
 
 class MaildirMailbox:
-    def __init__(self, path: str, name: str):
+    def __init__(self, path: str, name: str, store=None):
         self.path = path
         self.name = name
+        self.store = store
+        self._own: set[tuple[str, str]] = set()  # (sub, file name) we renamed, created or deleted
+        self._stale = False  # changed on disk while nobody had it open: rescan when next used
         for sub in ("cur", "new", "tmp"):
             os.makedirs(os.path.join(path, sub), exist_ok=True)
         self.keywords = Keywords(path)
@@ -140,15 +144,26 @@ class MaildirMailbox:
 
     def sync(self, force: bool = False) -> bool:
         """Rescan if the directories changed; returns True when anything did."""
+        watched = self.store is not None and self.store.is_watched(self.path)
+        if watched and not force:
+            # inotify reports every change: handle what it already reported
+            self.store.drain_changes()
+            if not self._stale:
+                return False
+            force = True
+        self._stale = False
         state = self._stat_dirs()
         now_ns = time.time_ns()
-        if not force and state is not None and state == self._dir_state and self._settled:
+        # unchanged mtimes prove nothing changed once a tick has passed since
+        # the last scan -- or at once when inotify reports every change
+        if not force and state is not None and state == self._dir_state and (self._settled or watched):
             return False
         # a scan made after the dirs' last mtime tick is over cannot miss a
         # change made in that tick; an earlier one must be repeated later
         self._settled = state is not None and now_ns - max(state) > _SETTLE_SECONDS * 1e9
         self._dir_state = state
         self.keywords.reload()
+        self._own.clear()  # a full scan reconciles everything
         found = self._list_files()
         return self._apply_scan(found)
 
@@ -173,9 +188,11 @@ class MaildirMailbox:
                 found[base] = (sub, info)
         return found
 
-    def _apply_scan(self, found: dict[str, tuple[str, Optional[str]]]) -> bool:
+    def _apply_scan(self, found: dict[str, tuple[str, Optional[str]]], complete: bool = True) -> bool:
+        """Bring the records in line with ``found``; ``complete`` says it
+        lists every file (a scan), so what it lacks is gone."""
         by_base = self.by_base
-        gone = [r for base, r in by_base.items() if base not in found] if by_base else []
+        gone = [r for base, r in by_base.items() if base not in found] if by_base and complete else []
         changed_flags = []
         flags_of = self._flags_of_info
         new_bases = []
@@ -282,13 +299,49 @@ class MaildirMailbox:
 
     def _rename(self, rec: Record, sub: str, info: str) -> bool:
         old = os.path.join(self.path, rec.subdir, rec.filename)
-        new = os.path.join(self.path, sub, f"{rec.base}:2,{info}")
-        try:
-            os.rename(old, new)
-        except FileNotFoundError:
-            return False
+        new_name = f"{rec.base}:2,{info}"
+        with self._own_write():
+            try:
+                os.rename(old, os.path.join(self.path, sub, new_name))
+            except FileNotFoundError:
+                return False
+            self._own.update(((rec.subdir, rec.filename), (sub, new_name)))
         rec.subdir, rec.info = sub, info
         return True
+
+    @contextlib.contextmanager
+    def _own_write(self):
+        """Around a write of ours: if nothing else had changed the folder
+        since our last scan, its new mtimes are ours and need no rescan."""
+        before = self._stat_dirs()
+        yield
+        if before is not None and before == self._dir_state:
+            self._dir_state = self._stat_dirs()
+
+    def mark_stale(self) -> None:
+        self._stale = True
+
+    def add_delivered(self, names) -> None:
+        """New files inotify saw arrive in new/: add just those (no full
+        rescan of a big folder for each delivery)."""
+        found = {}
+        for name in names:
+            base, sep, _ = name.partition(":")
+            if base in self.by_base:
+                continue
+            if sep or not os.path.exists(os.path.join(self.path, "new", name)):
+                self.sync(force=True)  # moved on already, or odd: look at everything
+                return
+            found[base] = ("new", None)
+        if found:
+            self._apply_scan(found, complete=False)
+
+    def made_by_us(self, names: set) -> bool:
+        """True if every (sub, name) inotify reported was our own doing."""
+        if names and names <= self._own:
+            self._own -= names
+            return True
+        return False
 
     # -- reading ---------------------------------------------------------------
     def file_path(self, uid: int) -> Optional[str]:
@@ -437,10 +490,12 @@ class MaildirMailbox:
         doomed = [u for u in candidates if not deleted_only or "\\Deleted" in self.records[u].flags]
         for uid in doomed:
             rec = self.records[uid]
-            try:
-                os.unlink(os.path.join(self.path, rec.subdir, rec.filename))
-            except FileNotFoundError:
-                pass
+            with self._own_write():
+                try:
+                    os.unlink(os.path.join(self.path, rec.subdir, rec.filename))
+                    self._own.add((rec.subdir, rec.filename))
+                except FileNotFoundError:
+                    pass
         if doomed:
             self._remove(doomed)
             self._notify([], doomed, [], [])
@@ -469,7 +524,9 @@ class MaildirMailbox:
         if date is not None:
             os.utime(tmp_path, (date, date))
         info = self.keywords.info_from_flags(flags)
-        os.rename(tmp_path, os.path.join(self.path, "cur", f"{base}:2,{info}"))
+        with self._own_write():
+            os.rename(tmp_path, os.path.join(self.path, "cur", f"{base}:2,{info}"))
+            self._own.add(("cur", f"{base}:2,{info}"))
         (uid,) = self.uidlist.assign([base])
         mtime = int(date) if date is not None else int(time.time())
         rec = Record(uid, base, "cur", info, self.keywords.flags_from_info(info), vsize=vsize, mtime=mtime)
