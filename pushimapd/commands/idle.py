@@ -12,5 +12,5 @@ def idle(session, cmd):
     session.reader.set_line_mode(True)
     if session.selected is not None:
         session.selected.mailbox.sync()
-        session._flush_news(allow_expunge=True)
+        session.flush_news(allow_expunge=True)
     return None

@@ -149,7 +149,7 @@ class Session:
             if data.strip().upper() == b"DONE":
                 tag, self.idling = self.idling, None
                 self.reader.set_line_mode(False)
-                self._flush_news(allow_expunge=True)
+                self.flush_news(allow_expunge=True)
                 self.send_raw(dispatch.OK("IDLE terminated").line(tag))
             else:
                 self.untagged(b"BAD Expected DONE")
@@ -165,7 +165,7 @@ class Session:
         except CommandError as e:
             self.send_raw(f"{e.tag} {e.status} {e.text}\r\n".encode("utf-8", "replace"))
             if self.state == SELECTED:
-                self._flush_news(allow_expunge=False)
+                self.flush_news(allow_expunge=False)
             return
         spec = dispatch.COMMANDS[cmd.name]
         if self.state not in spec.states:
@@ -207,7 +207,7 @@ class Session:
             self.selected.mailbox.save_cache()
             spec = dispatch.COMMANDS.get(cmd.name)
             allow = spec is None or spec.expunge_ok or cmd.uid
-            self._flush_news(allow_expunge=allow)
+            self.flush_news(allow_expunge=allow)
         self.send_raw(result.line(cmd.tag))
         self._current = None
         if self.state == LOGOUT:
@@ -232,10 +232,10 @@ class Session:
 
     def _news_arrived(self) -> None:
         if self.idling is not None and self._current is None:
-            self._flush_news(allow_expunge=True)
+            self.flush_news(allow_expunge=True)
             self.on_output()
 
-    def _flush_news(self, allow_expunge: bool) -> None:
+    def flush_news(self, allow_expunge: bool) -> None:
         from ..commands.fetch import flags_fetch_line
 
         if self.selected is not None:

@@ -550,13 +550,3 @@ class MaildirMailbox:
         if self.recent_owner is None:
             self.recent_unclaimed.update(uids)
         self._notify(uids, [], [], uids)
-
-    def raw_bytes(self, uid: int) -> Optional[bytes]:
-        path = self.file_path(uid)
-        if path is None:
-            return None
-        try:
-            with open(path, "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return None
