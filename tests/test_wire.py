@@ -212,3 +212,16 @@ def test_reader_refused_literal_plus_swallows_rest_of_command():
 def test_reader_refused_sync_literal_does_not_swallow_next_command():
     out = events(b"a1 LOGIN {150}\r\nb2 NOOP\r\n")
     assert out == [rd.Rejected("a1", "BAD", "Literal too large for this command"), rd.CommandBytes(b"b2 NOOP\r\n")]
+
+
+def test_flag_only_searches_are_recognised():
+    from pushimapd.storage.search import depends_on_flags_only
+
+    def keys(text):
+        return parse(b"a SEARCH " + text + b"\r\n").args[2]
+
+    assert depends_on_flags_only(keys(b"UNSEEN FLAGGED"))
+    assert depends_on_flags_only(keys(b"OR (SEEN NOT DELETED) KEYWORD $Label1 NEW"))
+    assert not depends_on_flags_only(keys(b"UNSEEN 1:3"))  # sequence numbers differ per message
+    assert not depends_on_flags_only(keys(b"OR SEEN SUBJECT x"))
+    assert not depends_on_flags_only(keys(b"NOT UID 5"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..core.dispatch import OK, SELECT_ONLY, command
 from ..storage.mime import ParsedMessage
-from ..storage.search import MessageFacts, matches
+from ..storage.search import MessageFacts, depends_on_flags_only, matches
 from ..wire.grammar import ParseError
 from ..wire.parser import search_arguments
 from .copy import uid_set_text
@@ -47,13 +49,22 @@ def search_view(view, keys) -> list[tuple[int, int]]:
     source = _Source(mailbox)
     records, recent, expunged = mailbox.records, view.recent, view.is_expunged
     count = len(uids)
+    memo: Optional[dict] = {} if depends_on_flags_only(keys) else None
     found = []
     for seq, uid in enumerate(uids, 1):
         rec = records.get(uid)
         if rec is None or expunged(uid):
             continue
-        facts = MessageFacts(source, seq, uid, count, largest_uid, rec.flags, uid in recent)
-        if all(matches(k, facts) for k in keys):
+        is_recent = uid in recent
+        if memo is not None:
+            hit = memo.get((rec.flags, is_recent))
+            if hit is None:
+                facts = MessageFacts(source, seq, uid, count, largest_uid, rec.flags, is_recent)
+                hit = memo[(rec.flags, is_recent)] = all(matches(k, facts) for k in keys)
+        else:
+            facts = MessageFacts(source, seq, uid, count, largest_uid, rec.flags, is_recent)
+            hit = all(matches(k, facts) for k in keys)
+        if hit:
             found.append((seq, uid))
     return found
 

@@ -94,6 +94,24 @@ def _header_contains(facts: MessageFacts, name: str, needle: str) -> bool:
     return any(_contains(v, needle) for v in values)
 
 
+_FLAG_ONLY = set(_FLAG_KEYS) | {"ALL", "RECENT", "NEW", "OLD", "KEYWORD", "UNKEYWORD"}
+
+
+def depends_on_flags_only(keys) -> bool:
+    """True when the result is a function of (flags, recent) alone, so it can
+    be computed once per distinct flag set instead of once per message."""
+    for key in keys:
+        if key.name == "AND":
+            if not depends_on_flags_only(key.args[0]):
+                return False
+        elif key.name in ("NOT", "OR"):
+            if not depends_on_flags_only(key.args):
+                return False
+        elif key.name not in _FLAG_ONLY:
+            return False
+    return True
+
+
 def matches(key: SearchKey, facts: MessageFacts) -> bool:
     name, args = key.name, key.args
     if name == "ALL":
