@@ -159,11 +159,22 @@ def self_signed_cert(tmp_path_factory):
     return cert, key
 
 
-def start_starttls_server(root: str, cert: str, key: str, users=(("demo", "demo"),)) -> ServerProcess:
-    """STARTTLS on the plain listener; no network trusted, so no login before TLS."""
-    server = ServerProcess(root, users=users, extra_args=["--tls-cert", cert, "--tls-key", key,
-                                                          "--trusted-networks", "none"])
+def started_server(root: str, users=(("demo", "demo"),), extra_args=(), sample: bool = False) -> ServerProcess:
+    """A running server over ``root`` (a copy of maildir-sample first when ``sample``)."""
+    if sample:
+        copy_sample(root)
+    server = ServerProcess(root, users=users, extra_args=list(extra_args))
     server.add_users()
     server.start()
-    server.cert = cert
     return server
+
+
+@pytest.fixture(scope="module")
+def tls_srv(tmp_path_factory, self_signed_cert):
+    """STARTTLS on the plain listener; no network trusted, so no login before TLS."""
+    cert, key = self_signed_cert
+    server = started_server(str(tmp_path_factory.mktemp("starttls")),
+                            extra_args=["--tls-cert", cert, "--tls-key", key, "--trusted-networks", "none"])
+    server.cert = cert
+    yield server
+    server.stop()

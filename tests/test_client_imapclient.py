@@ -30,7 +30,7 @@ from imapclient import imap_utf7
 from imapclient.exceptions import LoginError
 from imapclient.imapclient import ARCHIVE, DELETED, DRAFTS, FLAGGED, JUNK, SEEN, SENT, TRASH
 
-from conftest import ServerProcess, copy_sample, start_starttls_server, run_cli
+from conftest import run_cli, started_server
 from imap_raw import RawIMAP
 
 USERS = (("demo", "demo"), ("app", "app"))
@@ -42,19 +42,7 @@ TIMEOUT = 10
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("imapclient"))
-    copy_sample(root)
-    server = ServerProcess(root, users=USERS)
-    server.add_users()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def tls_srv(tmp_path_factory, self_signed_cert):
-    """A server with STARTTLS that refuses plaintext logins before TLS (no trusted network)."""
-    server = start_starttls_server(str(tmp_path_factory.mktemp("imapclient-tls")), *self_signed_cert)
+    server = started_server(str(tmp_path_factory.mktemp("imapclient")), users=USERS, sample=True)
     yield server
     server.stop()
 

@@ -19,7 +19,7 @@ import ssl
 
 import pytest
 
-from conftest import ServerProcess, copy_sample, start_starttls_server
+from conftest import started_server
 from imap_raw import Atom, RawIMAP, apply_expunges, literal, parse, plain_response, quote
 
 MAX_APPEND = 4096  # --max-append: small, so the LITERAL+ size checks stay cheap
@@ -41,19 +41,7 @@ SPECIAL_USE_ATTRIBUTES = {"\\all", "\\archive", "\\drafts", "\\flagged", "\\junk
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("extensions"))
-    copy_sample(root)
-    server = ServerProcess(root, users=USERS, extra_args=["--max-append", str(MAX_APPEND)])
-    server.add_users()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def tls_srv(tmp_path_factory, self_signed_cert):
-    """A server with STARTTLS that refuses plaintext logins before TLS (no trusted network)."""
-    server = start_starttls_server(str(tmp_path_factory.mktemp("extensions-tls")), *self_signed_cert)
+    server = started_server(str(tmp_path_factory.mktemp("extensions")), users=USERS, extra_args=["--max-append", str(MAX_APPEND)], sample=True)
     yield server
     server.stop()
 

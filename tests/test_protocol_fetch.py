@@ -14,7 +14,7 @@ import re
 import pytest
 from imapclient import IMAPClient
 
-from conftest import ServerProcess, copy_sample, run_cli
+from conftest import ServerProcess, copy_sample, run_cli, started_server
 from imap_raw import Atom, RawIMAP
 
 # -- the test messages ---------------------------------------------------------------
@@ -118,10 +118,7 @@ MULTI_DATE = "02-Jan-2024 09:30:00 +0100"
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fetch")
-    server = ServerProcess(str(root))
-    server.add_users()
-    server.start()
+    server = started_server(str(tmp_path_factory.mktemp("fetch")))
     yield server
     server.stop()
 

@@ -21,7 +21,7 @@ import imaplib
 import pytest
 from imapclient import IMAPClient
 
-from conftest import ServerProcess
+from conftest import started_server
 from imap_raw import RawIMAP, literal
 
 
@@ -68,10 +68,7 @@ ALL = [1, 2, 3, 4, 5, 6]
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    root = tmp_path_factory.mktemp("search")
-    server = ServerProcess(str(root))
-    server.add_users()
-    server.start()
+    server = started_server(str(tmp_path_factory.mktemp("search")))
     yield server
     server.stop()
 

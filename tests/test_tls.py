@@ -7,15 +7,7 @@ import subprocess
 import pytest
 from imapclient import IMAPClient
 
-from conftest import ServerProcess, require_binary, start_starttls_server
-
-
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory, self_signed_cert):
-    """A plain listener with STARTTLS; no network trusted."""
-    srv = start_starttls_server(str(tmp_path_factory.mktemp("mail")), *self_signed_cert)
-    yield srv
-    srv.stop()
+from conftest import ServerProcess, require_binary
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +40,8 @@ def read_until(sock, marker: bytes, limit=65536) -> bytes:
     return data
 
 
-def test_plaintext_login_refused_without_tls_from_untrusted_peer(tls_server):
-    with socket.create_connection(("127.0.0.1", tls_server.port), timeout=10) as s:
+def test_plaintext_login_refused_without_tls_from_untrusted_peer(tls_srv):
+    with socket.create_connection(("127.0.0.1", tls_srv.port), timeout=10) as s:
         greeting = read_until(s, b"\r\n")
         assert b"LOGINDISABLED" in greeting and b"STARTTLS" in greeting and b"AUTH=PLAIN" not in greeting
         s.sendall(b"a LOGIN demo demo\r\n")
@@ -58,8 +50,8 @@ def test_plaintext_login_refused_without_tls_from_untrusted_peer(tls_server):
         assert b"b NO" in read_until(s, b"b ")
 
 
-def test_starttls_then_login_with_imapclient(tls_server):
-    c = IMAPClient("127.0.0.1", port=tls_server.port, ssl=False, timeout=10)
+def test_starttls_then_login_with_imapclient(tls_srv):
+    c = IMAPClient("127.0.0.1", port=tls_srv.port, ssl=False, timeout=10)
     assert b"LOGINDISABLED" in c.capabilities()
     c.starttls(insecure_context())
     caps = c.capabilities()
@@ -69,8 +61,8 @@ def test_starttls_then_login_with_imapclient(tls_server):
     c.logout()
 
 
-def test_commands_pipelined_after_starttls_are_discarded(tls_server):
-    with socket.create_connection(("127.0.0.1", tls_server.port), timeout=10) as raw:
+def test_commands_pipelined_after_starttls_are_discarded(tls_srv):
+    with socket.create_connection(("127.0.0.1", tls_srv.port), timeout=10) as raw:
         read_until(raw, b"\r\n")
         raw.sendall(b"a STARTTLS\r\nb LOGIN demo demo\r\nc CAPABILITY\r\n")
         answer = read_until(raw, b"a OK")
@@ -84,8 +76,8 @@ def test_commands_pipelined_after_starttls_are_discarded(tls_server):
         assert b"e OK" in read_until(tls, b"e OK")
 
 
-def test_starttls_twice_or_after_login_is_refused(tls_server):
-    with socket.create_connection(("127.0.0.1", tls_server.port), timeout=10) as raw:
+def test_starttls_twice_or_after_login_is_refused(tls_srv):
+    with socket.create_connection(("127.0.0.1", tls_srv.port), timeout=10) as raw:
         read_until(raw, b"\r\n")
         raw.sendall(b"a STARTTLS\r\n")
         read_until(raw, b"a OK")
@@ -98,8 +90,8 @@ def test_starttls_twice_or_after_login_is_refused(tls_server):
         assert read_until(tls, b"\r\n").startswith(b"d BAD")
 
 
-def test_tls_1_1_is_refused(tls_server):
-    with socket.create_connection(("127.0.0.1", tls_server.port), timeout=10) as raw:
+def test_tls_1_1_is_refused(tls_srv):
+    with socket.create_connection(("127.0.0.1", tls_srv.port), timeout=10) as raw:
         read_until(raw, b"\r\n")
         raw.sendall(b"a STARTTLS\r\n")
         read_until(raw, b"a OK")
@@ -114,17 +106,17 @@ def test_tls_1_1_is_refused(tls_server):
             ctx.wrap_socket(raw, server_hostname="localhost")
 
 
-def test_openssl_s_client_starttls(tls_server):
+def test_openssl_s_client_starttls(tls_srv):
     openssl = require_binary("openssl")
     done = subprocess.run(
-        [openssl, "s_client", "-starttls", "imap", "-connect", f"127.0.0.1:{tls_server.port}", "-quiet"],
+        [openssl, "s_client", "-starttls", "imap", "-connect", f"127.0.0.1:{tls_srv.port}", "-quiet"],
         input=b"a LOGIN demo demo\r\nb LOGOUT\r\n", capture_output=True, timeout=30)
     assert b"a OK" in done.stdout and b"b OK" in done.stdout, done.stdout + done.stderr
 
 
-def test_curl_over_starttls(tls_server):
+def test_curl_over_starttls(tls_srv):
     curl = require_binary("curl")
-    done = subprocess.run([curl, "-sS", "--ssl-reqd", "-k", f"imap://127.0.0.1:{tls_server.port}/",
+    done = subprocess.run([curl, "-sS", "--ssl-reqd", "-k", f"imap://127.0.0.1:{tls_srv.port}/",
                            "-u", "demo:demo"], capture_output=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert b'"INBOX"' in done.stdout
