@@ -225,3 +225,14 @@ def test_flag_only_searches_are_recognised():
     assert not depends_on_flags_only(keys(b"UNSEEN 1:3"))  # sequence numbers differ per message
     assert not depends_on_flags_only(keys(b"OR SEEN SUBJECT x"))
     assert not depends_on_flags_only(keys(b"NOT UID 5"))
+
+
+def test_session_closes_when_a_client_pours_data_while_waiting():
+    from pushimapd.core.session import MAX_PIPELINED, ServerConfig, Session
+
+    session = Session(ServerConfig(store=None, users=None))
+    session.receive_data(b"a LOGIN demo demo\r\n")
+    assert session.pending is not None and session.pending.kind == "verify-password"
+    session.receive_data(b"b NOOP\r\n" * (MAX_PIPELINED // 8 + 1))
+    assert session.pending.kind == "close"
+    assert b"* BYE" in session.data_to_send()

@@ -22,6 +22,7 @@ from .dispatch import AUTHENTICATED, LOGOUT, NOT_AUTHENTICATED, SELECTED, Result
 from .selected import SelectedView
 
 SMALL_LITERAL = 64 * 1024
+MAX_PIPELINED = 4 * 1024 * 1024  # input buffered while a command waits on the transport
 log = Logger()
 
 
@@ -73,6 +74,12 @@ class Session:
 
     def receive_data(self, data: bytes) -> None:
         self.reader.feed(data)
+        if self.pending is not None and self.pending.kind != "close" and self.reader.buffered > MAX_PIPELINED:
+            # a client pouring data in while we wait (e.g. on a password check)
+            self.untagged(b"BYE Too much data sent ahead of the server's answers")
+            self.closed = True
+            self.pending = Action("close")
+            return
         self._run()
 
     def data_to_send(self) -> bytes:

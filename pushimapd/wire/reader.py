@@ -106,6 +106,11 @@ class CommandReader:
     def feed(self, data: bytes) -> None:
         self._buffer += data
 
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet consumed."""
+        return len(self._buffer)
+
     def discard_buffered(self) -> int:
         """Drop everything received but not yet consumed (after STARTTLS)."""
         dropped = len(self._buffer)
