@@ -132,8 +132,24 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
         self.session = Session(self.factory.config, secure=secure, local=local)
         self.session.on_output = self._flush
         self.setTimeout(AUTOLOGOUT_SECONDS)
+        # back-pressure: when the transport's send buffer fills (the client is
+        # not reading), it pauses us and the session takes no new commands;
+        # reading goes on (TLS handshakes need it), bounded by the session
+        self.transport.registerProducer(self, True)
         self.session.greeting()
         self._flush()
+
+    def pauseProducing(self) -> None:
+        if self.session is not None:
+            self.session.pause()
+
+    def resumeProducing(self) -> None:
+        if self.session is not None and self.session.paused:
+            self.session.resume()
+            self._flush()
+
+    def stopProducing(self) -> None:
+        pass
 
     def dataReceived(self, data: bytes) -> None:
         self.resetTimeout()
@@ -162,11 +178,14 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
 
     def _perform(self, action) -> None:
         if action.kind == "close":
+            self.transport.unregisterProducer()  # a registered producer holds the close back
             self.transport.loseConnection()
         elif action.kind == "verify-password":
             self._verify(action)
         elif action.kind == "start-tls":
+            self.transport.unregisterProducer()  # re-registered with the TLS layer
             self.transport.startTLS(self.factory.tls_context)
+            self.transport.registerProducer(self, True)
             action.done(None)
             self._flush()
 
@@ -195,6 +214,7 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
         if self.session is not None:
             self.session.untagged(b"BYE Autologout: idle for too long")
             self._flush()
+        self.transport.unregisterProducer()
         self.transport.loseConnection()
 
     def connectionLost(self, reason=None) -> None:

@@ -67,6 +67,7 @@ class Session:
         self._out: list[bytes] = []
         self._current: Optional[Command] = None
         self.closed = False
+        self.paused = False  # the client is not reading our answers: take no new commands
 
     # -- transport side ---------------------------------------------------------
     def greeting(self) -> None:
@@ -74,12 +75,21 @@ class Session:
 
     def receive_data(self, data: bytes) -> None:
         self.reader.feed(data)
-        if self.pending is not None and self.pending.kind != "close" and self.reader.buffered > MAX_PIPELINED:
+        waiting = self.paused or (self.pending is not None and self.pending.kind != "close")
+        if waiting and self.reader.buffered > MAX_PIPELINED:
             # a client pouring data in while we wait (e.g. on a password check)
             self.untagged(b"BYE Too much data sent ahead of the server's answers")
             self.closed = True
             self.pending = Action("close")
             return
+        self._run()
+
+    def pause(self) -> None:
+        """Stop taking commands (the client is not reading what we send)."""
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
         self._run()
 
     def data_to_send(self) -> bytes:
@@ -135,7 +145,7 @@ class Session:
 
     # -- main loop ---------------------------------------------------------------
     def _run(self) -> None:
-        while self.pending is None and not self.closed:
+        while self.pending is None and not self.closed and not self.paused:
             event = self.reader.next_event()
             if event is rd.NEED_DATA:
                 break
@@ -150,6 +160,10 @@ class Session:
                 self._line(event.data)
             elif isinstance(event, rd.CommandBytes):
                 self._command(event.data)
+                if self._out and self.pending is None:
+                    # hand each answer over at once: a transport whose buffer
+                    # fills pauses us (back-pressure) before the next command
+                    self.on_output()
 
     def _line(self, data: bytes) -> None:
         if self.idling is not None:
