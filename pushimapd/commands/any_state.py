@@ -11,32 +11,9 @@ from ..core.session import Action
 from ..wire import serializer as ser
 from ..wire.grammar import ParseError
 
-BASE_CAPABILITIES = [
-    "IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
-    "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH",
-]
-
-
-def plaintext_allowed(session) -> bool:
-    return session.secure or session.local or session.config.allow_insecure_auth
-
-
-def capability_string(session) -> str:
-    caps = list(BASE_CAPABILITIES)
-    if session.state == "not authenticated":
-        if session.config.tls_available and not session.secure:
-            caps.append("STARTTLS")
-        if plaintext_allowed(session):
-            caps.append("AUTH=PLAIN")
-        else:
-            caps.append("LOGINDISABLED")
-    caps.extend(session.config.extra_capabilities)
-    return " ".join(caps)
-
-
 @command("CAPABILITY", ANY)
 def capability(session, cmd):
-    session.untagged(b"CAPABILITY " + capability_string(session).encode())
+    session.untagged(b"CAPABILITY " + session.capabilities().encode())
     return OK("CAPABILITY completed")
 
 
@@ -68,7 +45,7 @@ def _logged_in(session, user: str):
         session.user = user
         session.account = session.config.store.account(user)
         session.state = AUTHENTICATED
-        return OK("Logged in", "CAPABILITY " + capability_string(session))
+        return OK("Logged in", "CAPABILITY " + session.capabilities())
 
     return done
 
@@ -84,7 +61,7 @@ def _verify(session, user: bytes, password: bytes):
 
 @command("LOGIN", NOT_AUTH_ONLY, _login_args)
 def login(session, cmd):
-    if not plaintext_allowed(session):
+    if not session.plaintext_allowed():
         return NO("Plaintext login is disabled on an unencrypted connection; use STARTTLS", "PRIVACYREQUIRED")
     user, password = cmd.args
     return _verify(session, user, password)
@@ -121,7 +98,7 @@ def authenticate(session, cmd):
     mechanism, initial = cmd.args
     if mechanism != "PLAIN":
         return NO(f"Unsupported authentication mechanism {mechanism}", "CANNOT")
-    if not plaintext_allowed(session):
+    if not session.plaintext_allowed():
         return NO("Plaintext authentication is disabled on an unencrypted connection", "PRIVACYREQUIRED")
     if initial is not None:
         return _plain_response(session, initial)

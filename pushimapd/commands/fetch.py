@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import time
 
+from ..core.selected import flag_list_bytes
 from ..core.dispatch import BAD, OK, SELECT_ONLY, command
 from ..wire import serializer as ser
 from ..wire.grammar import FetchItem, ParseError, SequenceSet
@@ -45,25 +46,6 @@ def format_internal_date(when: datetime.datetime) -> bytes:
         when.day, _MONTHS[when.month - 1].encode(), when.year, when.hour, when.minute, when.second)
 
 
-_FLAG_LISTS: dict[tuple[frozenset, bool], bytes] = {}
-
-
-def flag_list_bytes(flags: frozenset, recent: bool) -> bytes:
-    """``(\\Seen \\Recent)`` for a flag set, memoised (mailboxes have few distinct sets)."""
-    key = (flags, recent)
-    out = _FLAG_LISTS.get(key)
-    if out is None:
-        if len(_FLAG_LISTS) > 4096:
-            _FLAG_LISTS.clear()
-        out = _FLAG_LISTS[key] = ser.flag_list(sorted(flags) + (["\\Recent"] if recent else []))
-    return out
-
-
-def flags_fetch_line(session, seq: int, uid: int) -> bytes:
-    view = session.selected
-    return b"* %d FETCH (FLAGS %s)\r\n" % (seq, flag_list_bytes(view.mailbox.flags(uid), uid in view.recent))
-
-
 def _fetch_args(cursor):
     cursor.sp()
     seqset = cursor.sequence_set()
@@ -97,8 +79,7 @@ def render_item(session, uid: int, item: FetchItem) -> bytes:
     if name == "UID":
         return b"UID %d" % uid
     if name == "FLAGS":
-        view = session.selected
-        return b"FLAGS " + flag_list_bytes(mailbox.flags(uid), uid in view.recent)
+        return b"FLAGS " + session.selected.flags_of(uid)
     if name == "INTERNALDATE":
         return b"INTERNALDATE " + format_internal_date(mailbox.internal_date(uid))
     if name == "RFC822.SIZE":

@@ -11,6 +11,22 @@ from __future__ import annotations
 import bisect
 from typing import Callable, Optional
 
+from ..wire.serializer import flag_list
+
+
+_FLAG_LISTS: dict[tuple[frozenset, bool], bytes] = {}
+
+
+def flag_list_bytes(flags: frozenset, recent: bool) -> bytes:
+    """``(\\Seen \\Recent)`` for a flag set, memoised (mailboxes have few distinct sets)."""
+    key = (flags, recent)
+    out = _FLAG_LISTS.get(key)
+    if out is None:
+        if len(_FLAG_LISTS) > 4096:
+            _FLAG_LISTS.clear()
+        out = _FLAG_LISTS[key] = flag_list(sorted(flags) + (["\\Recent"] if recent else []))
+    return out
+
 
 class SelectedView:
     def __init__(self, mailbox, read_write: bool, on_news: Optional[Callable[[], None]] = None):
@@ -73,17 +89,18 @@ class SelectedView:
         return [u for u in self.uids if u not in self._expunged]
 
     # -- announcing ------------------------------------------------------------
-    def flush(self, allow_expunge: bool, fetch_flags: Callable[[int, int], bytes]) -> list[bytes]:
-        """Untagged responses for queued news: FETCH FLAGS, EXPUNGE, EXISTS, RECENT.
+    def flags_of(self, uid: int) -> bytes:
+        """The message's ``(flags)`` list as this session sees it (with \\Recent)."""
+        return flag_list_bytes(self.mailbox.flags(uid), uid in self.recent)
 
-        ``fetch_flags(seq, uid)`` renders one ``* n FETCH (FLAGS ...)`` line.
-        """
+    def flush(self, allow_expunge: bool) -> list[bytes]:
+        """Untagged responses for queued news: FETCH FLAGS, EXPUNGE, EXISTS, RECENT."""
         out: list[bytes] = []
         if self._flags:
             for uid in sorted(self._flags):
                 seq = self.seq_of(uid)
                 if seq is not None and uid not in self._expunged and uid in self.mailbox.records:
-                    out.append(fetch_flags(seq, uid))
+                    out.append(b"* %d FETCH (FLAGS %s)\r\n" % (seq, self.flags_of(uid)))
             self._flags.clear()
         if allow_expunge and self._expunged:
             for uid in sorted(self._expunged, reverse=True):

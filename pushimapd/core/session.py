@@ -21,6 +21,10 @@ from . import dispatch
 from .dispatch import AUTHENTICATED, LOGOUT, NOT_AUTHENTICATED, SELECTED, Result
 from .selected import SelectedView
 
+BASE_CAPABILITIES = [
+    "IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
+    "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH",
+]
 SMALL_LITERAL = 64 * 1024
 MAX_PIPELINED = 4 * 1024 * 1024  # input buffered while a command waits on the transport
 log = Logger()
@@ -108,10 +112,19 @@ class Session:
     def send_raw(self, data: bytes) -> None:
         self._out.append(data)
 
-    def capabilities(self) -> str:
-        from ..commands.any_state import capability_string
+    def plaintext_allowed(self) -> bool:
+        """LOGIN / AUTH=PLAIN: over TLS, from a trusted network, or if the operator says so."""
+        return self.secure or self.local or self.config.allow_insecure_auth
 
-        return capability_string(self)
+    def capabilities(self) -> str:
+        """The CAPABILITY list for this session's state."""
+        caps = list(BASE_CAPABILITIES)
+        if self.state == NOT_AUTHENTICATED:
+            if self.config.tls_available and not self.secure:
+                caps.append("STARTTLS")
+            caps.append("AUTH=PLAIN" if self.plaintext_allowed() else "LOGINDISABLED")
+        caps.extend(self.config.extra_capabilities)
+        return " ".join(caps)
 
     def _literal_limit(self, name: str) -> int:
         return self.config.max_append if name == "APPEND" else SMALL_LITERAL
@@ -257,8 +270,6 @@ class Session:
             self.on_output()
 
     def flush_news(self, allow_expunge: bool) -> None:
-        from ..commands.fetch import flags_fetch_line
-
         if self.selected is not None:
-            for line in self.selected.flush(allow_expunge, lambda seq, uid: flags_fetch_line(self, seq, uid)):
+            for line in self.selected.flush(allow_expunge):
                 self.send_raw(line)

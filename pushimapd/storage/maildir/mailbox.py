@@ -154,9 +154,8 @@ class MaildirMailbox:
         self._stale = False
         state = self._stat_dirs()
         now_ns = time.time_ns()
-        # unchanged mtimes prove nothing changed once a tick has passed since
-        # the last scan -- or at once when inotify reports every change
-        if not force and state is not None and state == self._dir_state and (self._settled or watched):
+        # unchanged mtimes prove nothing changed once a tick has passed since the last scan
+        if not force and state is not None and state == self._dir_state and self._settled:
             return False
         # a scan made after the dirs' last mtime tick is over cannot miss a
         # change made in that tick; an earlier one must be repeated later

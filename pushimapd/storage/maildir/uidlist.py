@@ -138,9 +138,6 @@ class UidList:
             with open(self.path, "ab") as f:
                 f.write(data)
 
-    def uid_of(self, base: str) -> Optional[int]:
-        return self.by_base.get(base)
-
     def _rewrite(self) -> None:
         tmp = self.path + ".tmp"
         with open(tmp, "wb") as f:
