@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import collections
-import contextlib
 import datetime
 import itertools
 import os
@@ -299,23 +298,13 @@ class MaildirMailbox:
     def _rename(self, rec: Record, sub: str, info: str) -> bool:
         old = os.path.join(self.path, rec.subdir, rec.filename)
         new_name = f"{rec.base}:2,{info}"
-        with self._own_write():
-            try:
-                os.rename(old, os.path.join(self.path, sub, new_name))
-            except FileNotFoundError:
-                return False
-            self._own.update(((rec.subdir, rec.filename), (sub, new_name)))
+        try:
+            os.rename(old, os.path.join(self.path, sub, new_name))
+        except FileNotFoundError:
+            return False
+        self._own.update(((rec.subdir, rec.filename), (sub, new_name)))
         rec.subdir, rec.info = sub, info
         return True
-
-    @contextlib.contextmanager
-    def _own_write(self):
-        """Around a write of ours: if nothing else had changed the folder
-        since our last scan, its new mtimes are ours and need no rescan."""
-        before = self._stat_dirs()
-        yield
-        if before is not None and before == self._dir_state:
-            self._dir_state = self._stat_dirs()
 
     def mark_stale(self) -> None:
         self._stale = True
@@ -489,12 +478,11 @@ class MaildirMailbox:
         doomed = [u for u in candidates if not deleted_only or "\\Deleted" in self.records[u].flags]
         for uid in doomed:
             rec = self.records[uid]
-            with self._own_write():
-                try:
-                    os.unlink(os.path.join(self.path, rec.subdir, rec.filename))
-                    self._own.add((rec.subdir, rec.filename))
-                except FileNotFoundError:
-                    pass
+            try:
+                os.unlink(os.path.join(self.path, rec.subdir, rec.filename))
+                self._own.add((rec.subdir, rec.filename))
+            except FileNotFoundError:
+                pass
         if doomed:
             self._remove(doomed)
             self._notify([], doomed, [], [])
@@ -523,9 +511,8 @@ class MaildirMailbox:
         if date is not None:
             os.utime(tmp_path, (date, date))
         info = self.keywords.info_from_flags(flags)
-        with self._own_write():
-            os.rename(tmp_path, os.path.join(self.path, "cur", f"{base}:2,{info}"))
-            self._own.add(("cur", f"{base}:2,{info}"))
+        os.rename(tmp_path, os.path.join(self.path, "cur", f"{base}:2,{info}"))
+        self._own.add(("cur", f"{base}:2,{info}"))
         (uid,) = self.uidlist.assign([base])
         mtime = int(date) if date is not None else int(time.time())
         rec = Record(uid, base, "cur", info, self.keywords.flags_from_info(info), vsize=vsize, mtime=mtime)
