@@ -1,8 +1,10 @@
-"""Sends fired notifications: one HTTP PUT each, with retries, bounded.
+"""Sends fired notifications: one HTTP request each, with retries, bounded.
 
 Every delivery is a `Delivery` row until it succeeds or is dropped, so a
-restart resumes it. Timing (backoff, Retry-After) runs on an injectable clock
-so tests can drive it with `twisted.internet.task.Clock`.
+restart resumes it. How a row becomes a request (PUT, Web Push POST, ...) and
+which answers end it is up to its `DeliveryKind`; the sending, timeouts,
+backoff and bookkeeping are shared. Timing (backoff, Retry-After) runs on an
+injectable clock so tests can drive it with `twisted.internet.task.Clock`.
 """
 
 from __future__ import annotations
@@ -98,6 +100,35 @@ def retry_after_seconds(value: Optional[bytes], now: float) -> Optional[float]:
     return max(0.0, when.timestamp() - now)
 
 
+class DeliveryKind:
+    """How one kind of delivery is sent and judged; the plain PUT of the 2013 proposal.
+
+    Subclasses override `request` (method, headers, body) and, if their
+    service answers differently, `judge`.
+    """
+
+    name = "put"
+
+    def request(self, row: Delivery) -> tuple[bytes, dict, bytes]:
+        return b"PUT", {b"Content-Type": [b"application/x-www-form-urlencoded"]}, bytes(row.payload)
+
+    def judge(self, status: int) -> Optional[str]:
+        """The final outcome an HTTP status gives, or None to retry."""
+        if 200 <= status < 300:
+            return "delivered"
+        if status in (404, 410):
+            return "gone"
+        if status < 500 and status not in (408, 429):
+            return "failed"
+        return None
+
+    def may_retry(self, row: Delivery, attempt: int, settings: "RetrySettings") -> bool:
+        return attempt < settings.attempts
+
+    def finished(self, row: Delivery, outcome: str) -> None:
+        """Called once a delivery of this kind has ended (e.g. a gone token is deleted)."""
+
+
 class Dispatcher:
     def __init__(self, reactor, policy: TargetPolicy, settings: RetrySettings = RetrySettings(), clock=None):
         self.reactor = reactor
@@ -111,6 +142,11 @@ class Dispatcher:
         self.scheduled: dict[int, object] = {}  # delivery id -> IDelayedCall
         self.in_flight: set[int] = set()
         self.on_outcome = lambda delivery_id, outcome: None  # tests and benchmarks listen here
+        self.kinds: dict[str, DeliveryKind] = {}
+        self.add_kind(DeliveryKind())
+
+    def add_kind(self, kind: DeliveryKind) -> None:
+        self.kinds[kind.name] = kind
 
     # -- scheduling ------------------------------------------------------------
     def resume_all(self) -> int:
@@ -162,8 +198,8 @@ class Dispatcher:
         log.info("push attempt {attempt} to {url} for {user}", attempt=attempt, url=redact(url), user=row.user)
         status, retry_after, problem = None, None, None
         try:
-            headers = Headers({b"Content-Type": [b"application/x-www-form-urlencoded"]})
-            request = self.agent.request(b"PUT", url, headers, FileBodyProducer(io.BytesIO(bytes(row.payload))))
+            method, headers, body = self._kind(row).request(row)
+            request = self.agent.request(method, url, Headers(headers), FileBodyProducer(io.BytesIO(body)))
             request.addTimeout(self.settings.timeout, self.reactor)
             response = yield request
             status = response.code
@@ -190,17 +226,13 @@ class Dispatcher:
 
     def _outcome(self, row: Delivery, attempt: int, status: Optional[int], retry_after: Optional[float],
                  problem: Optional[str]) -> None:
-        if status is not None and 200 <= status < 300:
-            self._finish(row, "delivered", f"HTTP {status}")
-            return
-        if status in (404, 410):
-            self._finish(row, "gone", f"HTTP {status}")
-            return
-        if status is not None and status < 500 and status not in (408, 429):
-            self._finish(row, "failed", f"HTTP {status}")
+        kind = self._kind(row)
+        final = kind.judge(status) if status is not None else None
+        if final is not None:
+            self._finish(row, final, f"HTTP {status}")
             return
         reason = problem or f"HTTP {status}"
-        if attempt >= self.settings.attempts:
+        if not kind.may_retry(row, attempt, self.settings):
             self._finish(row, "gave-up", reason)
             return
         delay = self.settings.base_delay * (2 ** (attempt - 1))
@@ -218,8 +250,12 @@ class Dispatcher:
             log.info("push retry to {url} cancelled by a new registration", url=redact(bytes(row.url)))
             self.on_outcome(row.id, "cancelled")
 
+    def _kind(self, row: Delivery) -> DeliveryKind:
+        return self.kinds.get(row.kind) or self.kinds["put"]
+
     def _finish(self, row: Delivery, outcome: str, detail: str) -> None:
         Delivery.delete().where(Delivery.id == row.id).execute()
+        self._kind(row).finished(row, outcome)
         emit = log.info if outcome == "delivered" else log.warn
         emit("push to {url} for {user}: {outcome} ({detail})", url=redact(bytes(row.url)), user=row.user,
              outcome=outcome, detail=detail)

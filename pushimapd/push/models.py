@@ -20,6 +20,9 @@ class Registration(BaseModel):
     payload = peewee.BlobField()
     updated = peewee.BigIntegerField()  # order of the latest PUT (monotonic sequence)
     registered_at = peewee.FloatField(default=time.time)  # wall clock of the latest PUT
+    kind = peewee.CharField(max_length=16, default="put")  # how it is delivered (dispatcher kinds)
+    p256dh = peewee.BlobField(null=True)  # web push: the subscriber's public key (raw point)
+    auth = peewee.BlobField(null=True)  # web push: the subscriber's auth secret (16 octets)
 
     class Meta:
         indexes = ((("user", "url"), True),)
@@ -33,6 +36,9 @@ class Delivery(BaseModel):
     attempts = peewee.IntegerField(default=0)
     next_attempt_at = peewee.FloatField(default=time.time)
     last_error = peewee.CharField(max_length=200, null=True)
+    kind = peewee.CharField(max_length=16, default="put")  # which DeliveryKind builds the request
+    p256dh = peewee.BlobField(null=True)
+    auth = peewee.BlobField(null=True)
 
 
 MODELS.extend([Registration, Delivery])

@@ -93,7 +93,8 @@ class PushRegistry:
             if not rows:
                 return []
             deliveries = [
-                Delivery.create(user=user, url=r.url, payload=r.payload, fired_at=now, next_attempt_at=now)
+                Delivery.create(user=user, url=r.url, payload=r.payload, fired_at=now, next_attempt_at=now,
+                                kind=r.kind, p256dh=r.p256dh, auth=r.auth)
                 for r in rows
             ]
             Registration.delete().where(Registration.id.in_([r.id for r in rows])).execute()
