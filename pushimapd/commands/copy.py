@@ -82,12 +82,40 @@ def move(session, cmd):
     view = session.selected
     if not view.read_write:
         return NO("Mailbox is read-only", "READ-ONLY")
+    seqset, raw_target = cmd.args
+    try:
+        targets = resolve_set(view, seqset, cmd.uid)
+    except InvalidSet as e:
+        return BAD(str(e))
+    target = open_target(session, raw_target)
+    if isinstance(target, Result):
+        return target
+    source = view.mailbox
+    uids = [u for _, u in targets]
+    if any(view.is_expunged(u) or u not in source.records for u in uids):
+        return NO("Some of the messages were expunged", "EXPUNGEISSUED")
+    if not uids:
+        return OK("MOVE completed (no messages)")
+    if target is source:
+        return _copy_then_expunge(session, cmd, uids)
+    try:
+        created = source.move_to(target, uids)
+    except OSError:  # not one file system (or a name clash): copy, then expunge
+        return _copy_then_expunge(session, cmd, uids)
+    moved = uids[: len(created)]
+    target.announce(created)
+    session.untagged(b"OK [" + copyuid(target, moved, created).encode() + b"] Moved")
+    if len(moved) < len(uids):
+        return NO("Some of the messages could not be moved", "EXPUNGEISSUED")
+    return OK("MOVE completed")
+
+
+def _copy_then_expunge(session, cmd, uids: list[int]):
+    """MOVE as COPY + expunge (into the same folder, or across file systems)."""
     outcome = copy_messages(session, cmd)
     if not isinstance(outcome, tuple):
         return outcome
     uids, created, target = outcome
-    if not uids:
-        return OK("MOVE completed (no messages)")
     session.untagged(b"OK [" + copyuid(target, uids, created).encode() + b"] Moved")
-    view.mailbox.expunge(uids, deleted_only=False)
+    session.selected.mailbox.expunge(uids, deleted_only=False)
     return OK("MOVE completed")

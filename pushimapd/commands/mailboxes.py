@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import re
 
 from ..core.dispatch import AUTH, NO, OK, command
 from ..storage.maildir.account import SEPARATOR, MailboxError, normalize_name
 from ..wire import serializer as ser
 from ..wire.grammar import ParseError
+from ..wire.listmatch import MAX_PATTERN, ListPattern
 
 
 def mailbox_name(raw: bytes) -> str:
@@ -153,28 +153,6 @@ def unsubscribe(session, cmd):
 
 
 # -- LIST / LSUB ---------------------------------------------------------------
-def pattern_regex(pattern: str) -> re.Pattern:
-    """``*`` matches anything, ``%`` anything but the separator."""
-    out = []
-    for ch in pattern:
-        if ch == "*":
-            out.append(".*")
-        elif ch == "%":
-            out.append(f"[^{re.escape(SEPARATOR)}]*")
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
-
-
-def name_matches(regex: re.Pattern, name: str) -> bool:
-    if regex.match(name):
-        return True
-    if name == "INBOX" or name.startswith("INBOX" + SEPARATOR):
-        # INBOX is case-insensitive: also match the pattern written in any case
-        return bool(re.compile(regex.pattern, re.DOTALL | re.IGNORECASE).match(name))
-    return False
-
-
 LIST_SELECTION = {"SPECIAL-USE", "SUBSCRIBED", "REMOTE", "RECURSIVEMATCH"}
 LIST_RETURN = {"SPECIAL-USE", "CHILDREN", "SUBSCRIBED"}
 
@@ -195,6 +173,7 @@ def _list_args(cursor):
         patterns = tuple(cursor.paren_list(cursor.list_mailbox))
     else:
         patterns = (cursor.list_mailbox(),)
+    _check_patterns(patterns)
     returns: tuple = ()
     if not cursor.at_end():
         cursor.sp()
@@ -206,11 +185,18 @@ def _list_args(cursor):
     return (selection, reference, patterns, returns)
 
 
+def _check_patterns(patterns) -> None:
+    if any(len(p) > MAX_PATTERN for p in patterns):
+        raise ParseError(f"Mailbox pattern longer than {MAX_PATTERN} octets")
+
+
 def _lsub_args(cursor):
     cursor.sp()
     reference = cursor.mailbox()
     cursor.sp()
-    return ((), reference, (cursor.list_mailbox(),), ())
+    pattern = cursor.list_mailbox()
+    _check_patterns((pattern,))
+    return ((), reference, (pattern,), ())
 
 
 def _list_line(kind: bytes, attributes: list[str], name: str) -> bytes:
@@ -234,12 +220,12 @@ def list_command(session, cmd):
     if patterns == [""]:
         session.untagged(_list_line(b"LIST", ["\\Noselect"], ""))
         return OK("LIST completed")
-    regexes = [pattern_regex(p) for p in patterns if p]
+    matchers = [ListPattern(p, SEPARATOR) for p in patterns if p]
     account = session.account
     special = account.special_use_attributes()
     subscribed = set(account.subscriptions()) if "SUBSCRIBED" in selection + returns else set()
     for folder in account.folders():
-        if not any(name_matches(r, folder.name) for r in regexes):
+        if not any(m.matches(folder.name) for m in matchers):
             continue
         if "SPECIAL-USE" in selection and folder.name not in special:
             continue
@@ -262,12 +248,12 @@ def lsub(session, cmd):
         return failure(e)
     if patterns == [""]:
         return OK("LSUB completed")
-    regex = pattern_regex(patterns[0])
+    matcher = ListPattern(patterns[0], SEPARATOR)
     existing = {f.name: f for f in session.account.folders()}
     subscribed = session.account.subscriptions()
     listed = set()
     for name in subscribed:
-        if name_matches(regex, name):
+        if matcher.matches(name):
             folder = existing.get(name)
             attrs = [] if folder is not None and folder.selectable else ["\\Noselect"]
             session.untagged(_list_line(b"LSUB", attrs, name))
@@ -280,7 +266,7 @@ def lsub(session, cmd):
         parts = name.split(SEPARATOR)
         for i in range(1, len(parts)):
             parent = SEPARATOR.join(parts[:i])
-            if parent not in listed and parent not in subscribed and name_matches(regex, parent):
+            if parent not in listed and parent not in subscribed and matcher.matches(parent):
                 session.untagged(_list_line(b"LSUB", ["\\Noselect"], parent))
                 listed.add(parent)
     return OK("LSUB completed")

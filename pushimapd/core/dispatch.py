@@ -8,6 +8,7 @@ its command flags: ``expunge_ok=False`` holds EXPUNGE responses back.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -32,7 +33,16 @@ class Result:
 
     def line(self, tag: str) -> bytes:
         code = f"[{self.code}] " if self.code else ""
-        return f"{tag} {self.status} {code}{self.text}\r\n".encode("utf-8", "replace")
+        return f"{tag} {self.status} {code}".encode("utf-8", "replace") + printable_text(self.text) + b"\r\n"
+
+
+_NOT_TEXT = re.compile(r"[^\x20-\x7e]")
+
+
+def printable_text(text: str) -> bytes:
+    """resp-text is printable 7-bit text: whatever a client sent that ends up
+    in a reason (a charset name, a command) cannot break the line."""
+    return _NOT_TEXT.sub("?", text).encode("ascii")
 
 
 ANSWERED = Result("", "")  # the handler wrote its own tagged response

@@ -9,6 +9,8 @@ the transport performs it and calls `Action.done`. IDLE news arrives through
 
 from __future__ import annotations
 
+import os
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -28,6 +30,17 @@ BASE_CAPABILITIES = [
 SMALL_LITERAL = 64 * 1024
 MAX_PIPELINED = 4 * 1024 * 1024  # input buffered while a command waits on the transport
 log = Logger()
+
+
+def log_one_line(what: str, error: BaseException) -> None:
+    """A failure caused by one client's input is one log line (where it
+    happened, not a traceback a client could inflate); the traceback is
+    kept for debug level."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    text = repr(str(error)[:200])[1:-1]  # client bytes may sit in the message: no line breaks
+    log.error("{what}: {kind}: {error}{where}", what=what, kind=type(error).__name__, error=text, where=where)
+    log.debug("{trace}", trace="".join(traceback.format_exception(error)))
 
 
 @dataclass
@@ -196,8 +209,12 @@ class Session:
     def _command(self, data: bytes) -> None:
         try:
             cmd = parse_command(data, dispatch.parsers())
-        except CommandError as e:
-            self.send_raw(f"{e.tag} {e.status} {e.text}\r\n".encode("utf-8", "replace"))
+        except Exception as e:
+            if not isinstance(e, CommandError):  # a parser bug: one log line, a BAD, go on
+                tag, name = rd.guess_tag_and_command(data)
+                log_one_line(f"parsing {name or 'a command'} failed", e)
+                e = CommandError(tag, "Invalid command")
+            self.send_raw(dispatch.Result(e.status, e.text).line(e.tag))
             if self.state == SELECTED:
                 self.flush_news(allow_expunge=False)
             return
@@ -210,8 +227,8 @@ class Session:
             self.selected.mailbox.sync()
         try:
             outcome = spec.handler(self, cmd)
-        except Exception:  # never drop the connection over one command
-            log.failure("command {name} failed", name=cmd.name)
+        except Exception as e:  # never drop the connection over one command
+            log_one_line(f"command {cmd.name} failed", e)
             outcome = dispatch.NO("Internal server error", "SERVERBUG")
         self._finish(cmd, outcome)
 

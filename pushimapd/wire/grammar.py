@@ -10,6 +10,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple, Union
 
+from .serializer import astring
+
 
 class ParseError(Exception):
     """The client sent something the grammar does not allow (answered BAD)."""
@@ -60,10 +62,10 @@ class Section:
         pieces = [str(p) for p in self.part]
         if self.text:
             pieces.append(self.text)
-        spec = ".".join(pieces)
+        spec = ".".join(pieces).encode("ascii")
         if self.fields:
-            spec += " (" + " ".join(self.fields) + ")"
-        return spec.encode("ascii", "replace")
+            spec += b" (" + b" ".join(astring(f.encode("ascii")) for f in self.fields) + b")"
+        return spec
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,16 @@ from typing import Callable, Optional
 
 from .grammar import Command, FetchItem, ParseError, SearchKey, Section, SequenceSet
 
-_ATOM = re.compile(rb"[^\x00-\x20\x7f(){%*\"\\\]]+")
+_ATOM = re.compile(rb"[^\x00-\x20\x7f-\xff(){%*\"\\\]]+")
 _ASTRING_CHARS = re.compile(rb"[^\x00-\x20\x7f(){%*\"\\]+")
 _TAG = re.compile(rb"[^\x00-\x20\x7f-\xff(){%*\"\\+]+(?= |\Z)")
 _LIST_CHARS = re.compile(rb"[^\x00-\x20\x7f(){\"\\]+")
 _NUMBER = re.compile(rb"\d+")
 _LITERAL = re.compile(rb"~?\{(\d+)\+?\}\r?\n")
 _SEQ_SET = re.compile(rb"[0-9*:,$]+")
-_FLAG = re.compile(rb"\\?[^\x00-\x20\x7f(){%*\"\\\]]+|\\\*")
+# flag keywords are atoms; "[" is refused too, so no keyword can look like a "BODY[" label
+_FLAG = re.compile(rb"\\?[^\x00-\x20\x7f-\xff(){%*\"\\\[\]]+|\\\*")
+_FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")  # RFC 5322 ftext
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 _DATE = re.compile(rb"(\d{1,2})-([A-Za-z]{3})-(\d{4})")
 _DATE_TIME = re.compile(rb'"([ \d]\d)-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)"')
@@ -347,7 +349,10 @@ def section_spec(cursor: Cursor) -> Section:
         raw = cursor.paren_list(cursor.astring)
         if not raw:
             raise ParseError("Empty header field list")
-        fields = tuple(f.decode("ascii", "replace") for f in raw)
+        for name in raw:
+            if not _FIELD_NAME.fullmatch(name):
+                raise ParseError("Header field names are printable US-ASCII without colon or space")
+        fields = tuple(f.decode("ascii") for f in raw)
     return Section(tuple(parts), text, fields)
 
 
@@ -361,12 +366,16 @@ _SEARCH_DATE_KEYS = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE
 _SEARCH_WORD = re.compile(rb"[A-Za-z0-9.\-]+")
 
 
+MAX_SEARCH_DEPTH = 64  # nested NOT/OR/parentheses; deeper is BAD, never a RecursionError
+
+
 class SearchParser:
     """search-key grammar; strings are decoded with the command's CHARSET."""
 
     def __init__(self, cursor: Cursor, charset: str = "utf-8"):
         self.cursor = cursor
         self.charset = charset
+        self.depth = 0
 
     def text(self) -> str:
         raw = self.cursor.astring()
@@ -383,6 +392,15 @@ class SearchParser:
         return tuple(keys)
 
     def key(self) -> SearchKey:
+        self.depth += 1
+        try:
+            if self.depth > MAX_SEARCH_DEPTH:
+                raise ParseError(f"Search keys nested deeper than {MAX_SEARCH_DEPTH} levels")
+            return self._key()
+        finally:
+            self.depth -= 1
+
+    def _key(self) -> SearchKey:
         c = self.cursor
         if c.peek() == b"(":
             c.pos += 1

@@ -12,7 +12,7 @@ import re
 from typing import Iterable, Sequence, Union
 
 _QUOTABLE = re.compile(rb"[\x01-\x09\x0b\x0c\x0e-\x7f]*\Z")
-_ATOM = re.compile(rb"[^\x00-\x20\x7f-\xff(){%*\"\\\]]+\Z")
+_ATOM = re.compile(rb"[^\x00-\x20\x7f-\xff(){%*\"\\\[\]]+\Z")  # "[" is legal, but quoted is kinder
 _MAX_QUOTED = 1024
 
 Value = Union[bytes, str, int, None, "Raw", Sequence["Value"]]

@@ -23,6 +23,7 @@ SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 KEYWORDS_FILE = "dovecot-keywords"
 MAX_KEYWORDS = 26
 _SIZE_FIELD = re.compile(r",([SW])=(\d+)")
+_KEYWORD = re.compile(r"[^\x00-\x20\x7f-\U0010ffff(){%*\"\\\[\]]+")  # an IMAP atom, without "["
 
 
 def split_name(filename: str) -> tuple[str, Optional[str]]:
@@ -74,18 +75,26 @@ class Keywords:
                 return chr(ord("a") + i)
         if not create or len(self.names) >= MAX_KEYWORDS:
             return None
+        if not _KEYWORD.fullmatch(keyword):
+            raise ValueError(f"not a valid keyword: {keyword!r}")
+        self._save(self.names + [keyword])
         self.names.append(keyword)
         self.version += 1
-        self._save()
         return chr(ord("a") + len(self.names) - 1)
 
-    def _save(self) -> None:
+    def _save(self, names: list[str]) -> None:
+        """Write the table (tmp + rename); on failure nothing is left behind."""
         tmp = self.path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            for i, name in enumerate(self.names):
-                if name:
-                    f.write(f"{i} {name}\n")
-        os.replace(tmp, self.path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write("".join(f"{i} {name}\n" for i, name in enumerate(names) if name))
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
         self._mtime = os.stat(self.path).st_mtime_ns
 
     def canonical(self, flag: str) -> str:

@@ -520,6 +520,45 @@ class MaildirMailbox:
         self._remember(rec)
         return uid
 
+    def move_to(self, target: "MaildirMailbox", uids: list[int]) -> list[int]:
+        """Move messages into ``target`` (MOVE): returns their new UIDs, in order.
+
+        Each message is one rename within the user's Maildir++, so a crash
+        leaves it in exactly one folder. The target UIDs are reserved (and
+        fsynced) before any file moves: a message that arrives keeps the UID
+        the client is told; a reservation whose rename never happened is a
+        harmless gap. Raises OSError (EXDEV: not on one file system) before
+        anything moved when a rename is impossible.
+        """
+        records = [self.records[u] for u in uids]
+        stale = [r.base for r in records if r.base in target.uidlist.by_base and r.base not in target.by_base]
+        if stale:
+            target.uidlist.forget(stale)
+        if any(r.base in target.by_base for r in records):
+            raise FileExistsError("a message with that name is already in the target folder")
+        created = target.uidlist.assign([r.base for r in records])
+        moved = []
+        for rec, new_uid in zip(records, created):
+            info = target.keywords.info_from_flags(rec.flags, rec.info or "")
+            old_name = (rec.subdir, rec.filename)
+            new_name = f"{rec.base}:2,{info}"
+            try:
+                os.rename(os.path.join(self.path, *old_name), os.path.join(target.path, "cur", new_name))
+            except OSError:
+                if not moved:
+                    raise
+                break  # what moved stays moved; the rest stays here
+            self._own.add(old_name)
+            target._own.add(("cur", new_name))
+            copy = Record(new_uid, rec.base, "cur", info, target.keywords.flags_from_info(info),
+                          vsize=rec.vsize, mtime=rec.mtime)
+            target._insert(copy)
+            target._remember(copy)
+            moved.append(rec.uid)
+        self._remove(moved)
+        self._notify([], moved, [], [])
+        return created[: len(moved)]
+
     def discard(self, uids: list[int]) -> None:
         """Remove messages just written by us (undo of a failed COPY)."""
         for uid in uids:
