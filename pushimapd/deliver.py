@@ -6,7 +6,7 @@ import os
 import socket
 import time
 
-from .storage.maildir.account import MailboxError, validate_name
+from .storage.names import MailboxError, validate_name
 
 
 class DeliveryError(Exception):

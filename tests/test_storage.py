@@ -4,7 +4,7 @@ import os
 
 from pushimapd.storage.maildir.account import MailStore
 from pushimapd.storage.maildir.mailbox import MaildirMailbox
-from pushimapd.storage.maildir.uidlist import FILENAME
+from pushimapd.storage.maildir.index import FILENAME as INDEX_FILE
 
 
 class Listener:
@@ -20,6 +20,13 @@ class Listener:
 
     def flags_changed(self, uids):
         self.flags += uids
+
+    def mailbox_reset(self):
+        self.reset = True
+
+
+def uid_map(box):
+    return dict(zip(box.table.bases, box.table.uids))
 
 
 def deliver(folder, name, data=b"Subject: x\n\nbody\n"):
@@ -39,10 +46,10 @@ def test_uids_and_uidvalidity_survive_restart(tmp_path):
     for i in range(5):
         deliver(path, f"100{i}.M1P1.host")
     box.sync(force=True)
-    before = {r.base: r.uid for r in box.records.values()}
+    before = uid_map(box)
     validity = box.uidvalidity
     again = MaildirMailbox(path, "INBOX")
-    assert {r.base: r.uid for r in again.records.values()} == before
+    assert uid_map(again) == before
     assert again.uidvalidity == validity
     assert sorted(before.values()) == [1, 2, 3, 4, 5] and again.uidnext == 6
 
@@ -69,7 +76,7 @@ def test_flag_rename_by_another_program_keeps_uid_and_reports_flags(tmp_path):
     os.rename(os.path.join(path, "new", "1.M1P1.h"), os.path.join(path, "cur", "1.M1P1.h:2,FS"))
     box.sync(force=True)
     assert listener.flags == [1] and box.flags(1) == {"\\Flagged", "\\Seen"}
-    assert MaildirMailbox(path, "INBOX").records[1].base == "1.M1P1.h"
+    assert uid_map(MaildirMailbox(path, "INBOX")) == {"1.M1P1.h": 1}
 
 
 def test_external_delete_and_delivery_are_noticed(tmp_path):
@@ -92,17 +99,26 @@ def test_file_left_in_tmp_by_a_crash_is_never_a_message(tmp_path):
     assert box.uids == []
 
 
-def test_torn_uidlist_record_is_ignored(tmp_path):
-    """A crash while appending leaves a partial line; its UID was never announced."""
-    path, box = make(tmp_path)
-    deliver(path, "1.M1P1.h")
-    box.sync(force=True)
-    with open(os.path.join(path, FILENAME), "ab") as f:
-        f.write(b"2 2.M1P1")  # torn: no newline
-    deliver(path, "3.M1P1.h")
+def test_old_uidlist_is_taken_over_with_every_uid(tmp_path):
+    """A folder left by an earlier pushimapd (text uidlist) keeps UIDVALIDITY,
+    UIDNEXT and every UID; a torn last record (never announced) is ignored."""
+    path = str(tmp_path / "u")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(path, sub))
+    for name in ("5.M1P1.h:2,S", "9.M1P1.h:2,", "12.M1P1.h:2,F"):
+        open(os.path.join(path, "cur", name), "wb").write(b"Subject: x\n\nbody\n")
+    deliver(path, "13.M1P1.h")
+    with open(os.path.join(path, "pushimapd-uidlist"), "wb") as f:
+        f.write(b"pushimapd-uidlist 1 V1234567 N40\n7 5.M1P1.h 20 1700000000\n30 9.M1P1.h\n"
+                b"31 12.M1P1.h\n32 gone.M1P1.h\n33 13.M1")  # torn
+    box = MaildirMailbox(path, "INBOX")
+    assert box.uidvalidity == 1234567
+    assert uid_map(box) == {"5.M1P1.h": 7, "9.M1P1.h": 30, "12.M1P1.h": 31, "13.M1P1.h": 40}
+    assert box.uidnext == 41 and box.size(7) == 20 and box.internal_time(7) == 1700000000
+    assert box.flags(31) == {"\\Flagged"}
+    assert not os.path.exists(os.path.join(path, "pushimapd-uidlist"))
     again = MaildirMailbox(path, "INBOX")
-    assert [again.records[u].base for u in again.uids] == ["1.M1P1.h", "3.M1P1.h"]
-    assert again.uids[0] == 1 and again.uids[1] >= 2
+    assert uid_map(again) == uid_map(box) and again.uidvalidity == 1234567
 
 
 def test_append_goes_to_cur_with_flags_and_crlf_size(tmp_path):

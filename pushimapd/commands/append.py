@@ -36,8 +36,7 @@ def append(session, cmd):
         return mailbox
     if not message:
         return NO("Empty messages cannot be appended")
-    keywords = [f for f in flags if not f.startswith("\\")]
-    if any(mailbox.keywords.letter_for(k, create=False) is None for k in keywords) and not mailbox.keywords.can_create():
+    if not mailbox.can_store_keywords([f for f in flags if not f.startswith("\\")]):
         return NO("Too many keywords in this mailbox", "LIMIT")
     mailbox.sync()
     uid = mailbox.deliver_file(message, flags, date.timestamp() if date else None)

@@ -48,19 +48,11 @@ def copy_messages(session, cmd):
     if isinstance(target, Result):
         return target
     uids = [u for _, u in targets]
-    if any(view.is_expunged(u) or u not in source.records for u in uids):
+    if any(view.is_expunged(u) or u not in source for u in uids):
         return NO("Some of the messages were expunged", "EXPUNGEISSUED")
-    created: list[int] = []
     try:
-        for uid in uids:
-            path = source.file_path(uid)
-            if path is None:
-                raise FileNotFoundError(uid)
-            created.append(target.deliver_file(
-                None, source.flags(uid), source.internal_date(uid).timestamp(),
-                link_from=path, vsize=source.size(uid)))
+        created = source.copy_into(target, uids)
     except OSError:
-        target.discard(created)
         return NO("Some of the messages could not be copied", "EXPUNGEISSUED")
     target.announce(created)
     return uids, created, target
@@ -92,7 +84,7 @@ def move(session, cmd):
         return target
     source = view.mailbox
     uids = [u for _, u in targets]
-    if any(view.is_expunged(u) or u not in source.records for u in uids):
+    if any(view.is_expunged(u) or u not in source for u in uids):
         return NO("Some of the messages were expunged", "EXPUNGEISSUED")
     if not uids:
         return OK("MOVE completed (no messages)")

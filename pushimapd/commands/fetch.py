@@ -106,21 +106,19 @@ def render_item(session, uid: int, item: FetchItem) -> bytes:
 def _fast_renderer(view, item: FetchItem):
     """Renderers for the cheap items clients ask for on every message."""
     mailbox = view.mailbox
-    records = mailbox.records
     if item.name == "UID":
         return lambda uid: b"UID %d" % uid
     if item.name == "FLAGS":
-        recent = view.recent
-        return lambda uid: b"FLAGS " + flag_list_bytes(records[uid].flags, uid in recent)
+        recent, flags = view.recent, mailbox.flags
+        return lambda uid: b"FLAGS " + flag_list_bytes(flags(uid), uid in recent)
     if item.name == "RFC822.SIZE":
-        return lambda uid: b"RFC822.SIZE %d" % (records[uid].vsize if records[uid].vsize is not None
-                                                else mailbox.size(uid))
+        size = mailbox.size
+        return lambda uid: b"RFC822.SIZE %d" % size(uid)
     if item.name == "INTERNALDATE":
+        internal_time = mailbox.internal_time
+
         def internal_date(uid: int) -> bytes:
-            mtime = records[uid].mtime
-            if mtime is None:
-                return b"INTERNALDATE " + format_internal_date(mailbox.internal_date(uid))
-            t = time.gmtime(mtime)
+            t = time.gmtime(internal_time(uid))
             return b'INTERNALDATE "%02d-%s-%04d %02d:%02d:%02d +0000"' % (
                 t.tm_mday, _MONTH_BYTES[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec)
         return internal_date
@@ -150,9 +148,9 @@ def fetch(session, cmd):
         return BAD("BINARY is not supported")
     mark_seen = view.read_write and any(sets_seen(i) for i in items)
     renderers = [_fast_renderer(view, item) or _slow_renderer(session, item) for item in items]
-    records, expunged, out = mailbox.records, view.is_expunged, []
+    expunged, out = view.is_expunged, []
     for seq, uid in targets:
-        if uid not in records or expunged(uid):
+        if uid not in mailbox or expunged(uid):
             continue
         try:
             parts = [render(uid) for render in renderers]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from ..core.dispatch import AUTH, NO, OK, command
-from ..storage.maildir.account import SEPARATOR, MailboxError, normalize_name
+from ..storage.names import SEPARATOR, MailboxError, normalize_name
 from ..wire import serializer as ser
 from ..wire.grammar import ParseError
 from ..wire.listmatch import MAX_PATTERN, ListPattern
@@ -289,11 +289,6 @@ def _status_args(cursor):
     return (name, tuple(items))
 
 
-def recent_count(mailbox) -> int:
-    owner = mailbox.recent_owner
-    return len(mailbox.recent_unclaimed) + (len(owner.recent) if owner is not None else 0)
-
-
 @command("STATUS", AUTH, _status_args)
 def status(session, cmd):
     raw_name, items = cmd.args
@@ -306,7 +301,7 @@ def status(session, cmd):
         mailbox.sync()
     values = {
         "MESSAGES": lambda: len(mailbox.uids),
-        "RECENT": lambda: recent_count(mailbox),
+        "RECENT": lambda: mailbox.recent_count(),
         "UIDNEXT": lambda: mailbox.uidnext,
         "UIDVALIDITY": lambda: mailbox.uidvalidity,
         "UNSEEN": lambda: sum(1 for u in mailbox.uids if "\\Seen" not in mailbox.flags(u)),

@@ -27,12 +27,14 @@ def _search_args(cursor):
 class _Source:
     """Costly per-message facts for the search engine, from the mailbox."""
 
-    def __init__(self, mailbox):
+    def __init__(self, mailbox, uids: list[int]):
         self.mailbox = mailbox
+        self.uids = uids
         self.size = mailbox.size
         self.internal_date = mailbox.internal_date
         self.message = mailbox.message
         self.header_block = mailbox.header_block
+        self._columns: dict = {}
 
     def headers(self, uid: int):
         block = self.mailbox.header_block(uid)
@@ -40,29 +42,47 @@ class _Source:
             return None
         return ParsedMessage(block if block.endswith(b"\r\n\r\n") else block + b"\r\n")
 
+    def indexed_header(self, uid: int, field: str) -> Optional[str]:
+        """The field's decoded value from the store's index (loaded for the
+        whole search at once), or None when the store does not index it."""
+        column = self._columns.get(field, False)
+        if column is False:
+            column = self._columns[field] = self.mailbox.indexed_headers(field, self.uids)
+        return None if column is None else column.get(uid)
+
 
 def search_view(view, keys) -> list[tuple[int, int]]:
     """(seq, uid) of every message in the view matching all ``keys``."""
     mailbox = view.mailbox
     uids = view.uids
+    flags_only = depends_on_flags_only(keys)
+    if flags_only and not view.recent and not view.has_news() and uids == mailbox.uids:
+        # the view is the mailbox: evaluate once per distinct flag set, over whole columns
+        probe = MessageFacts(None, 0, 0, 0, 0, frozenset(), False)
+
+        def predicate(flags: frozenset) -> bool:
+            probe.flags = flags
+            return all(matches(k, probe) for k in keys)
+
+        return [(p + 1, uids[p]) for p in mailbox.match_flags(predicate)]
     largest_uid = uids[-1] if uids else 0
-    source = _Source(mailbox)
-    records, recent, expunged = mailbox.records, view.recent, view.is_expunged
+    source = _Source(mailbox, uids)
+    recent, expunged, flags_of = view.recent, view.is_expunged, mailbox.flags
     count = len(uids)
-    memo: Optional[dict] = {} if depends_on_flags_only(keys) else None
+    memo: Optional[dict] = {} if flags_only else None
     found = []
     for seq, uid in enumerate(uids, 1):
-        rec = records.get(uid)
-        if rec is None or expunged(uid):
+        if uid not in mailbox or expunged(uid):
             continue
+        flags = flags_of(uid)
         is_recent = uid in recent
         if memo is not None:
-            hit = memo.get((rec.flags, is_recent))
+            hit = memo.get((flags, is_recent))
             if hit is None:
-                facts = MessageFacts(source, seq, uid, count, largest_uid, rec.flags, is_recent)
-                hit = memo[(rec.flags, is_recent)] = all(matches(k, facts) for k in keys)
+                facts = MessageFacts(source, seq, uid, count, largest_uid, flags, is_recent)
+                hit = memo[(flags, is_recent)] = all(matches(k, facts) for k in keys)
         else:
-            facts = MessageFacts(source, seq, uid, count, largest_uid, rec.flags, is_recent)
+            facts = MessageFacts(source, seq, uid, count, largest_uid, flags, is_recent)
             hit = all(matches(k, facts) for k in keys)
         if hit:
             found.append((seq, uid))

@@ -49,11 +49,9 @@ def store(session, cmd):
     except InvalidSet as e:
         return BAD(str(e))
     mailbox = view.mailbox
-    keywords = [f for f in flags if not f.startswith("\\")]
-    if keywords and not mailbox.keywords.can_create() and any(
-            mailbox.keywords.letter_for(k, create=False) is None for k in keywords):
+    if not mailbox.can_store_keywords([f for f in flags if not f.startswith("\\")]):
         return NO("Too many keywords in this mailbox", "LIMIT")
-    live = [(s, u) for s, u in targets if not view.is_expunged(u) and u in mailbox.records]
+    live = [(s, u) for s, u in targets if not view.is_expunged(u) and u in mailbox]
     mailbox.store_flags([u for _, u in live], flags, mode, origin=view)
     if not silent:
         for seq, uid in live:

@@ -29,10 +29,12 @@ def flag_list_bytes(flags: frozenset, recent: bool) -> bytes:
 
 
 class SelectedView:
-    def __init__(self, mailbox, read_write: bool, on_news: Optional[Callable[[], None]] = None):
+    def __init__(self, mailbox, read_write: bool, on_news: Optional[Callable[[], None]] = None,
+                 on_reset: Optional[Callable[[], None]] = None):
         self.mailbox = mailbox
         self.read_write = read_write
         self.on_news = on_news  # wakes an idling session
+        self.on_reset = on_reset  # the mailbox got a new UIDVALIDITY under us
         self.uids: list[int] = list(mailbox.uids)
         self.recent: set[int] = set()
         self._expunged: set[int] = set()  # gone, not yet announced
@@ -62,6 +64,10 @@ class SelectedView:
     def flags_changed(self, uids: list[int]) -> None:
         self._flags.update(uids)
         self._wake()
+
+    def mailbox_reset(self) -> None:
+        if self.on_reset is not None:
+            self.on_reset()
 
     def _wake(self) -> None:
         if self.on_news is not None:
@@ -99,7 +105,7 @@ class SelectedView:
         if self._flags:
             for uid in sorted(self._flags):
                 seq = self.seq_of(uid)
-                if seq is not None and uid not in self._expunged and uid in self.mailbox.records:
+                if seq is not None and uid not in self._expunged and uid in self.mailbox:
                     out.append(b"* %d FETCH (FLAGS %s)\r\n" % (seq, self.flags_of(uid)))
             self._flags.clear()
         if allow_expunge and self._expunged:

@@ -159,7 +159,7 @@ class Session:
             except Exception:
                 return None  # let the parser report it once the command is complete
             if mailbox is not None:
-                from ..storage.maildir.account import MailboxError, validate_name
+                from ..storage.names import MailboxError, validate_name
 
                 try:
                     name = validate_name(mailbox.decode("ascii"))
@@ -270,7 +270,7 @@ class Session:
     # -- selected mailbox ---------------------------------------------------------
     def select(self, mailbox, read_write: bool) -> SelectedView:
         self.unselect()
-        self.selected = SelectedView(mailbox, read_write, on_news=self._news_arrived)
+        self.selected = SelectedView(mailbox, read_write, on_news=self._news_arrived, on_reset=self._mailbox_reset)
         self.state = SELECTED
         return self.selected
 
@@ -280,6 +280,14 @@ class Session:
             self.selected = None
         if self.state == SELECTED:
             self.state = AUTHENTICATED
+
+    def _mailbox_reset(self) -> None:
+        """The selected mailbox got a new UIDVALIDITY (rebuilt elsewhere):
+        the client's UIDs mean nothing any more; it must reconnect."""
+        self.untagged(b"BYE Mailbox UIDVALIDITY changed; reconnect and resynchronise")
+        self.closed = True
+        self.pending = Action("close")
+        self.on_output()
 
     def _news_arrived(self) -> None:
         if self.idling is not None and self._current is None:

@@ -46,12 +46,12 @@ class PushService(service.Service):
         mailbox = self.store.loaded_at(path)
         if mailbox is None:
             return
+        if delivered is None and names is not None and mailbox.made_by_us(names):
+            return  # only our own renames and deletions: nothing to learn
         if not mailbox.listeners:
             mailbox.mark_stale()  # rescanned when a session next opens it
         elif delivered is not None:
             mailbox.add_delivered(delivered)
-        elif names is not None and mailbox.made_by_us(names):
-            return  # only our own renames and deletions: nothing to learn
         else:
             mailbox.sync(force=True)
 
@@ -74,4 +74,5 @@ class PushService(service.Service):
 
     def stopService(self):
         self.watcher.stop()
+        self.store.close()  # folders fully indexed now need no listing at the next start
         return super().stopService()

@@ -83,6 +83,10 @@ def _contains(haystack: str, needle: str) -> bool:
 
 
 def _header_contains(facts: MessageFacts, name: str, needle: str) -> bool:
+    indexed = facts.source.indexed_header(facts.uid, name.lower()) if needle else None
+    if indexed is not None:
+        values = indexed.split("\n") if indexed else []
+        return any(_contains(v, needle) for v in values)
     if needle and not facts.header_might_contain(needle):
         return False
     msg = facts.headers

@@ -12,62 +12,21 @@ import itertools
 import os
 import re
 import shutil
-from dataclasses import dataclass
 from typing import Iterator, Optional
 
-from ...wire import utf7
+from zope.interface import implementer
+
+from ...interfaces import IAccount, IMailStore
+from ..names import SEPARATOR, FolderInfo, MailboxError, normalize_name, validate_name
 from .mailbox import MaildirMailbox
 from .specialuse import SUPPORTED as SPECIAL_USE_SUPPORTED, SpecialUse, canonical
 
-SEPARATOR = "."
 SUBSCRIPTIONS = "subscriptions"
 _trash_counter = itertools.count(1)
 KEEP_CLOSED_MAILBOXES = 256  # folders kept loaded though no session has them open
-_FORBIDDEN = re.compile(r"[/\x00-\x1f\x7f]")
 
 
-class MailboxError(Exception):
-    """An operation the client asked for is not possible: answered ``NO``."""
-
-    def __init__(self, text: str, code: Optional[str] = None):
-        super().__init__(text)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class FolderInfo:
-    name: str  # IMAP name (modified UTF-7, "." separated); "INBOX" for the root
-    selectable: bool
-    has_children: bool
-
-
-def normalize_name(name: str) -> str:
-    """Case-fold INBOX (and only INBOX) as RFC 3501 requires."""
-    if name.upper() == "INBOX":
-        return "INBOX"
-    if name.upper().startswith("INBOX" + SEPARATOR):
-        return "INBOX" + name[5:]
-    return name
-
-
-def validate_name(name: str) -> str:
-    name = normalize_name(name)
-    if not name or _FORBIDDEN.search(name):
-        raise MailboxError("Invalid mailbox name", "CANNOT")
-    if name == "INBOX":
-        return name
-    parts = name.split(SEPARATOR)
-    if any(p == "" for p in parts):
-        raise MailboxError("Invalid mailbox name: empty hierarchy level", "CANNOT")
-    if any(p in (".", "..") for p in parts) or len(name) > 200:
-        raise MailboxError("Invalid mailbox name", "CANNOT")
-    try:
-        utf7.decode(name.encode("ascii"))
-    except (ValueError, UnicodeEncodeError):
-        raise MailboxError("Mailbox name is not valid modified UTF-7", "CANNOT") from None
-    return name
-
-
+@implementer(IAccount)
 class MaildirAccount:
     """One user's mail; mailbox objects come from (and are shared via) the store."""
 
@@ -224,6 +183,7 @@ class MaildirAccount:
         os.replace(path + ".tmp", path)
 
 
+@implementer(IMailStore)
 class MailStore:
     """All users' Maildirs under one root; shares one mailbox object per folder."""
 
@@ -252,14 +212,23 @@ class MailStore:
 
     def _evict_closed(self) -> None:
         """Forget the least recently used folders nobody has open (their
-        state is on disk; only \\Recent claims not yet moved are lost)."""
+        state is in their index; only \\Recent claims not yet moved are lost)."""
         excess = len(self._mailboxes) - KEEP_CLOSED_MAILBOXES
         for key in list(self._mailboxes):
             if excess <= 0:
                 break
             if not self._mailboxes[key].listeners:
-                del self._mailboxes[key]
+                self._retire(self._mailboxes.pop(key))
                 excess -= 1
+
+    @staticmethod
+    def _retire(mailbox: MaildirMailbox, clean: bool = True) -> None:
+        try:
+            if clean:
+                mailbox.record_clean_state()
+            mailbox.close()
+        except Exception:  # a folder removed meanwhile: nothing to keep
+            pass
 
     def loaded_at(self, path: str) -> Optional[MaildirMailbox]:
         """The folder's shared object if some session opened it, else None."""
@@ -272,4 +241,9 @@ class MailStore:
         """Drop cached state of a folder being deleted or renamed (and its children)."""
         for key in list(self._mailboxes):
             if key == path or key.startswith(path + "."):
-                del self._mailboxes[key]
+                self._retire(self._mailboxes.pop(key), clean=False)
+
+    def close(self) -> None:
+        """At shutdown: remember which folders are fully indexed, close indexes."""
+        for key in list(self._mailboxes):
+            self._retire(self._mailboxes.pop(key))

@@ -1,65 +1,45 @@
 """One Maildir folder, shared by every session that has it open.
 
-It owns the UID map (through `UidList`), notices what other programs did
-(delivery, rename, delete) by rescanning ``new/`` and ``cur/`` when their
-mtimes say so, and tells every open view about additions, expunges and flag
-changes. All writes go through ``tmp/`` and a rename.
+Its messages live in the folder's index (`FolderIndex`, sqlite) and, while
+loaded, in a column table in memory. Every change gets a modseq, whoever
+made it: a session (STORE, EXPUNGE, APPEND, COPY, MOVE), a delivery, or
+another program renaming or deleting files (assigned when a scan notices).
+Other processes sharing the index are caught up from it (`_refresh`). Open
+views hear of additions, expunges and flag changes. All writes go through
+``tmp/`` and a rename. Reading messages lives in `MessageReader`.
 """
 
 from __future__ import annotations
 
-import bisect
-import collections
 import datetime
 import itertools
 import os
 import socket
 import time
-from dataclasses import dataclass
 from typing import Iterable, Optional, Protocol
 
-from ..mime import ParsedMessage, normalize_crlf
+from zope.interface import implementer
+
+from ...interfaces import IMailbox
+from ..mime import normalize_crlf
 from .flags import Keywords, SYSTEM_FLAGS, size_fields
-from .uidlist import VALIDITY_FILE, UidList
+from .index import HEADER_FIELDS, FolderIndex, Row, header_fields
+from .reader import MessageReader
+from .table import UNKNOWN, MessageTable
+from .validity import VALIDITY_FILE, next_uidvalidity
 
 _counter = itertools.count(1)
 _HOST = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
-_CACHE_SIZE = 32
 _SETTLE_SECONDS = 0.05  # > one coarse kernel clock tick (HZ >= 100)
-_HEADER_CACHE_BYTES = 64 * 1024 * 1024
-
-
-def _header_end(data: bytes) -> int:
-    """Offset just past the blank line ending the header, or -1."""
-    lf = data.find(b"\n\n")
-    crlf = data.find(b"\r\n\r\n")
-    ends = [e for e in ((lf + 2) if lf >= 0 else -1, (crlf + 4) if crlf >= 0 else -1) if e >= 0]
-    if data.startswith(b"\n") or data.startswith(b"\r\n"):
-        return data.index(b"\n") + 1
-    return min(ends) if ends else -1  # a dir changed this recently may change again within its mtime tick
 
 
 class MailboxListener(Protocol):
     """What a session's view of the mailbox hears about (see core.selected)."""
 
-    def messages_added(self, uids: list[int]) -> None: ...
+    def messages_added(self, uids: list[int], recent: list[int] = ()) -> None: ...
     def messages_expunged(self, uids: list[int]) -> None: ...
     def flags_changed(self, uids: list[int]) -> None: ...
-
-
-@dataclass(slots=True)
-class Record:
-    uid: int
-    base: str
-    subdir: str  # "new" or "cur"
-    info: Optional[str]  # letters after ":2,"; None for files in new/
-    flags: frozenset
-    vsize: Optional[int] = None
-    mtime: Optional[float] = None
-
-    @property
-    def filename(self) -> str:
-        return self.base if self.info is None else f"{self.base}:2,{self.info}"
+    def mailbox_reset(self) -> None: ...
 
 
 def unique_base(size: int, vsize: int) -> str:
@@ -69,7 +49,8 @@ def unique_base(size: int, vsize: int) -> str:
     return f"{secs}.M{usecs:06d}P{os.getpid()}Q{next(_counter)}.{_HOST},S={size},W={vsize}"
 
 
-class MaildirMailbox:
+@implementer(IMailbox)
+class MaildirMailbox(MessageReader):
     def __init__(self, path: str, name: str, store=None):
         self.path = path
         self.name = name
@@ -80,29 +61,27 @@ class MaildirMailbox:
             os.makedirs(os.path.join(path, sub), exist_ok=True)
         self.keywords = Keywords(path)
         user_root = path if name == "INBOX" else os.path.dirname(path)
-        self.uidlist = UidList(path, os.path.join(user_root, VALIDITY_FILE))
-        self.records: dict[int, Record] = {}
-        self.uids: list[int] = []
-        self.by_base: dict[str, Record] = {}
+        self.index = FolderIndex(path, lambda: next_uidvalidity(os.path.join(user_root, VALIDITY_FILE)))
+        self.table = MessageTable()
         self.listeners: list[MailboxListener] = []
         self.recent_unclaimed: set[int] = set()
         self.recent_owner: Optional[object] = None  # the read-write view that gets new \Recent
         self._dir_state: Optional[tuple] = None
         self._settled = False
         self._info_memo: dict = {}
-        self._headers: dict[int, bytes] = {}
-        self._header_bytes = 0
-        self._cache: collections.OrderedDict[int, ParsedMessage] = collections.OrderedDict()
-        self.sync(force=True)
+        self._hint = 0  # position of the last UID looked up (FETCH walks in order)
+        self._unsaved_sizes: dict[int, tuple[int, int]] = {}
+        MessageReader.__init__(self)
+        self._load()
 
     # -- identity ------------------------------------------------------------
     @property
     def uidvalidity(self) -> int:
-        return self.uidlist.uidvalidity
+        return self.index.uidvalidity
 
     @property
-    def uidnext(self) -> int:
-        return self.uidlist.uidnext
+    def uids(self) -> list[int]:
+        return self.table.uids
 
     def permanent_flags(self) -> list[str]:
         extra = ["\\*"] if self.keywords.can_create() else []
@@ -110,6 +89,11 @@ class MaildirMailbox:
 
     def defined_flags(self) -> list[str]:
         return list(SYSTEM_FLAGS) + [k for k in self.keywords.names if k]
+
+    def can_store_keywords(self, keywords: Iterable[str]) -> bool:
+        """False when a new keyword would not fit in the folder's table (26 letters)."""
+        missing = [k for k in keywords if self.keywords.letter_for(k, create=False) is None]
+        return not missing or len(self.keywords.names) + len(set(k.lower() for k in missing)) <= 26
 
     # -- listeners -------------------------------------------------------------
     def add_listener(self, listener: MailboxListener, read_write: bool) -> set[int]:
@@ -130,122 +114,52 @@ class MaildirMailbox:
         if self.recent_owner is listener:
             self.recent_owner = next((v for v in self.listeners if getattr(v, "read_write", False)), None)
         if not self.listeners:  # nobody has it open: give the message caches back
-            self._cache.clear()
-            self._headers.clear()
-            self._header_bytes = 0
+            self.drop_caches()
+            self.save_cache()
 
-    # -- scanning --------------------------------------------------------------
-    def _stat_dirs(self) -> Optional[tuple]:
-        try:
-            return tuple(os.stat(os.path.join(self.path, d)).st_mtime_ns for d in ("new", "cur"))
-        except FileNotFoundError:
-            return None
+    def recent_count(self) -> int:
+        owner = self.recent_owner
+        return len(self.recent_unclaimed) + (len(owner.recent) if owner is not None else 0)
 
-    def sync(self, force: bool = False) -> bool:
-        """Rescan if the directories changed; returns True when anything did."""
-        watched = self.store is not None and self.store.is_watched(self.path)
-        if watched and not force:
-            # inotify reports every change: handle what it already reported
-            self.store.drain_changes()
-            if not self._stale:
-                return False
-            force = True
-        self._stale = False
-        state = self._stat_dirs()
-        now_ns = time.time_ns()
-        # unchanged mtimes prove nothing changed once a tick has passed since the last scan
-        if not force and state is not None and state == self._dir_state and self._settled:
-            return False
-        # a scan made after the dirs' last mtime tick is over cannot miss a
-        # change made in that tick; an earlier one must be repeated later
-        self._settled = state is not None and now_ns - max(state) > _SETTLE_SECONDS * 1e9
-        self._dir_state = state
-        self.keywords.reload()
-        self._own.clear()  # a full scan reconciles everything
-        found = self._list_files()
-        return self._apply_scan(found)
+    def _notify(self, added, expunged, flags, recent, origin=None) -> None:
+        for view in list(self.listeners):
+            if expunged:
+                view.messages_expunged(expunged)
+            if flags and view is not origin:
+                view.flags_changed(flags)
+            if added:
+                view.messages_added(added, recent if view is self.recent_owner else [])
 
-    def _list_files(self) -> dict[str, tuple[str, Optional[str]]]:
-        found: dict[str, tuple[str, Optional[str]]] = {}
-        for sub in ("new", "cur"):
-            try:
-                names = os.listdir(os.path.join(self.path, sub))
-            except FileNotFoundError:
-                continue
-            in_new = sub == "new"
-            for filename in names:
-                if filename[0] == ".":
-                    continue
-                base, sep, info = filename.partition(":")
-                if sep:
-                    info = info[2:] if info.startswith("2,") else ""
-                else:
-                    info = None if in_new else ""
-                if in_new and base in found:
-                    continue  # caught mid-rename: the cur/ copy wins
-                found[base] = (sub, info)
-        return found
+    # -- lookups ---------------------------------------------------------------
+    def _pos(self, uid: int) -> Optional[int]:
+        """Position of ``uid`` in the table; FETCH walks in order, so try the
+        next position before searching."""
+        uids = self.table.uids
+        hint = self._hint + 1
+        if hint < len(uids) and uids[hint] == uid:
+            self._hint = hint
+            return hint
+        i = self.table.pos(uid)
+        if i is not None:
+            self._hint = i
+        return i
 
-    def _apply_scan(self, found: dict[str, tuple[str, Optional[str]]], complete: bool = True) -> bool:
-        """Bring the records in line with ``found``; ``complete`` says it
-        lists every file (a scan), so what it lacks is gone."""
-        by_base = self.by_base
-        gone = [r for base, r in by_base.items() if base not in found] if by_base and complete else []
-        changed_flags = []
-        flags_of = self._flags_of_info
-        new_bases = []
-        for base, (sub, info) in found.items():
-            rec = by_base.get(base)
-            if rec is None:
-                new_bases.append(base)
-            elif rec.subdir != sub or rec.info != info:
-                rec.subdir, rec.info = sub, info
-                flags = flags_of(info)
-                if flags != rec.flags:
-                    rec.flags = flags
-                    changed_flags.append(rec.uid)
-        new_bases.sort()
-        # a file the uidlist knows keeps its UID only if that keeps UIDs
-        # ascending (restart); one that vanished and came back gets a new UID
-        floor = self.uids[-1] if self.uids else 0
-        uid_of = self.uidlist.by_base.get
-        stale = [b for b in new_bases if 0 < (uid_of(b) or 0) <= floor]
-        if stale:
-            self.uidlist.forget(stale)
-        self.uidlist.assign([b for b in new_bases if uid_of(b) is None])
-        cached = self.uidlist.cached
-        added = []
-        for base in new_bases:
-            sub, info = found[base]
-            uid = uid_of(base)
-            rec = Record(uid, base, sub, info, flags_of(info))
-            known = cached.get(uid)
-            if known is not None:
-                rec.vsize, rec.mtime = known
-            elif ",W=" in base:
-                rec.vsize = size_fields(base).get("W")
-            self.records[uid] = rec
-            by_base[base] = rec
-            added.append(rec)
-        if added:
-            added.sort(key=lambda r: r.uid)
-            new_uids = [r.uid for r in added]
-            if self.uids and new_uids[0] < self.uids[-1]:
-                self.uids = sorted(self.uids + new_uids)
-            else:
-                self.uids.extend(new_uids)
-        else:
-            new_uids = []
-        if gone:
-            self._remove([r.uid for r in gone])
-        recent = [r.uid for r in added if r.subdir == "new"]
-        if recent:
-            if self.recent_owner is not None:
-                self._move_to_cur(recent)
-            else:
-                self.recent_unclaimed.update(recent)
-        self._notify(new_uids, [r.uid for r in gone], changed_flags, recent)
-        return bool(gone or changed_flags or added)
+    def __contains__(self, uid: int) -> bool:
+        return self._pos(uid) is not None
+
+    def flags(self, uid: int) -> frozenset:
+        return self._flags_of_info(self.table.infos[self._pos(uid)])
+
+    def modseq(self, uid: int) -> int:
+        return self.table.modseqs[self._pos(uid)]
+
+    @property
+    def highestmodseq(self) -> int:
+        return self._highest
+
+    @property
+    def uidnext(self) -> int:
+        return self._uidnext
 
     def _flags_of_info(self, info: Optional[str]) -> frozenset:
         """flags_from_info, memoised: a mailbox has few distinct info strings."""
@@ -258,53 +172,269 @@ class MaildirMailbox:
             flags = memo[info or ""] = self.keywords.flags_from_info(info)
         return flags
 
-    def _insert(self, rec: Record) -> None:
-        self.records[rec.uid] = rec
-        self.by_base[rec.base] = rec
-        if not self.uids or rec.uid > self.uids[-1]:
-            self.uids.append(rec.uid)
-        else:
-            bisect.insort(self.uids, rec.uid)
+    def match_flags(self, predicate) -> list[int]:
+        """Positions in ``uids`` of the messages whose flag set satisfies
+        ``predicate`` (called once per distinct set), over whole columns."""
+        infos = self.table.infos
+        good = {info for info in set(infos) if predicate(self._flags_of_info(info))}
+        return list(itertools.compress(range(len(infos)), map(good.__contains__, infos)))
 
-    def _remove(self, uids: list[int]) -> None:
-        dead = set(uids)
-        bases = []
-        for uid in uids:
-            rec = self.records.pop(uid, None)
-            if rec is not None:
-                self.by_base.pop(rec.base, None)
-                bases.append(rec.base)
-            self._cache.pop(uid, None)
-            self._headers.pop(uid, None)
-            self.recent_unclaimed.discard(uid)
-        self.uids = [u for u in self.uids if u not in dead]
-        self.uidlist.forget(bases)
+    def changed_since(self, modseq: int) -> list[int]:
+        return self.index.changed_uids(modseq)
 
-    def _notify(self, added, expunged, flags, recent, origin=None) -> None:
-        for view in list(self.listeners):
-            if expunged:
-                view.messages_expunged(expunged)
-            if flags and view is not origin:
-                view.flags_changed(flags)
-            if added:
-                view.messages_added(added, recent if view is self.recent_owner else [])
+    def vanished_since(self, modseq: int) -> tuple[list[int], bool]:
+        return self.index.vanished_since(modseq)
 
-    def _move_to_cur(self, uids: Iterable[int]) -> None:
-        for uid in sorted(uids):
-            rec = self.records.get(uid)
-            if rec is not None and rec.subdir != "cur":
-                self._rename(rec, "cur", rec.info or "")
+    def size(self, uid: int) -> int:
+        i = self._pos(uid)
+        vsize = self.table.vsizes[i]
+        if vsize == UNKNOWN:
+            path = self._path_at(i)
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+                vsize = len(data) + data.count(b"\n") - data.count(b"\r\n")
+            except FileNotFoundError:
+                return 0
+            self.table.vsizes[i] = vsize
+            self._remember(i)
+        return vsize
 
-    def _rename(self, rec: Record, sub: str, info: str) -> bool:
-        old = os.path.join(self.path, rec.subdir, rec.filename)
-        new_name = f"{rec.base}:2,{info}"
+    def internal_time(self, uid: int) -> int:
+        """INTERNALDATE as unix time (the file's mtime when it arrived)."""
+        i = self._pos(uid)
+        mtime = self.table.mtimes[i]
+        if mtime == UNKNOWN:
+            try:
+                mtime = int(os.stat(self._path_at(i)).st_mtime)
+            except FileNotFoundError:
+                mtime = int(time.time())
+            self.table.mtimes[i] = mtime
+            self._remember(i)
+        return mtime
+
+    def internal_date(self, uid: int) -> datetime.datetime:
+        return datetime.datetime.fromtimestamp(self.internal_time(uid), datetime.timezone.utc)
+
+    def indexed_headers(self, field: str, uids: list[int]) -> Optional[dict[int, str]]:
+        """{uid: decoded value} of an indexed header field for ``uids``; the
+        messages not cached yet are read once and cached in the index."""
+        if field not in HEADER_FIELDS:
+            return None
+        values = self.index.header_column(field)
+        missing = [u for u in uids if u not in values]
+        if missing:
+            fresh = []
+            for uid in missing:
+                block = self.header_block(uid)
+                if block is None:
+                    continue
+                fields = header_fields(block)
+                fresh.append((uid, fields))
+                values[uid] = fields.get(field, "")
+            self.index.store_headers(fresh)
+        return values
+
+    def _remember(self, i: int) -> None:
+        table = self.table
+        if table.vsizes[i] != UNKNOWN and table.mtimes[i] != UNKNOWN:
+            self._unsaved_sizes[table.uids[i]] = (table.vsizes[i], table.mtimes[i])
+
+    def save_cache(self) -> None:
+        """Persist computed sizes/dates (called after each command)."""
+        if self._unsaved_sizes:
+            values = [(u, v, m) for u, (v, m) in self._unsaved_sizes.items()]
+            self._unsaved_sizes = {}
+            self.index.set_sizes(values)
+
+    def _path_at(self, i: int) -> str:
+        return os.path.join(self.path, self.table.subdir(i), self.table.filename(i))
+
+    def file_path(self, uid: int) -> Optional[str]:
+        i = self._pos(uid)
+        if i is None:
+            return None
+        path = self._path_at(i)
+        if os.path.exists(path):
+            return path
+        self.sync(force=True)  # renamed or deleted behind our back
+        i = self._pos(uid)
+        return self._path_at(i) if i is not None else None
+
+    # -- loading and scanning ----------------------------------------------------
+    def _load(self) -> None:
+        """Fill the table from the index; rescan unless the directories are
+        provably as the index last saw them."""
+        self.table = MessageTable()
+        self.table.extend((u, b, s, i, m, v, t) for u, b, s, i, m, v, t in self.index.db.execute(
+            "SELECT uid, base, sub, info, modseq, vsize, mtime FROM msg ORDER BY uid"))
+        self._uidnext, self._highest = self.index.state()
+        self._synced = self._highest
+        self.recent_unclaimed = {u for u, sub in zip(self.table.uids, self.table.subs) if not sub}
+        state = self._stat_dirs()
+        if state is not None and self.index.dirstate() == _encode(state, True):
+            self._dir_state, self._settled = state, True
+            return
+        self.sync(force=True)
+
+    def _refresh(self) -> None:
+        """Take in what another process committed to the index.
+
+        ``_synced`` is the modseq up to which the index was read; our own
+        writes do not move it, so a change another process committed between
+        two of ours (with a lower modseq) is still read here."""
+        if not self.index.changed_elsewhere():
+            return
+        if self.index.reload_uidvalidity():
+            self.drop_caches()
+            self._load()
+            for view in list(self.listeners):
+                view.mailbox_reset()
+            return
+        changes = self.index.changes_since(self._synced)
+        self._synced = changes.highest
+        added, flagged = [], []
+        for row in changes.rows:
+            i = self.table.pos(row.uid)
+            if i is None:
+                self.table.extend([(row.uid, row.base, row.sub, row.info, row.modseq, row.vsize, row.mtime)])
+                added.append(row.uid)
+            else:
+                before = self._flags_of_info(self.table.infos[i])
+                self.table.set(i, row.sub, row.info, row.modseq)
+                if self._flags_of_info(row.info) != before:
+                    flagged.append(row.uid)
+        gone = self._forget(changes.expunged)
+        self._uidnext, self._highest = self.index.state()
+        self._announce_found(added, gone, flagged)
+
+    def _stat_dirs(self) -> Optional[tuple]:
         try:
-            os.rename(old, os.path.join(self.path, sub, new_name))
+            return tuple(os.stat(os.path.join(self.path, d)).st_mtime_ns for d in ("new", "cur"))
         except FileNotFoundError:
-            return False
-        self._own.update(((rec.subdir, rec.filename), (sub, new_name)))
-        rec.subdir, rec.info = sub, info
-        return True
+            return None
+
+    def sync(self, force: bool = False) -> bool:
+        """Catch up with other processes and with the directories; True when
+        anything changed."""
+        before = self._highest
+        self._refresh()
+        watched = self.store is not None and self.store.is_watched(self.path)
+        if watched and not force:
+            # inotify reports every change: handle what it already reported
+            self.store.drain_changes()
+            if not self._stale:
+                return self._highest != before
+            force = True
+        self._stale = False
+        state = self._stat_dirs()
+        now_ns = time.time_ns()
+        # unchanged mtimes prove nothing changed once a tick has passed since the last scan
+        if not force and state is not None and state == self._dir_state and self._settled:
+            return self._highest != before
+        # a scan made after the dirs' last mtime tick is over cannot miss a
+        # change made in that tick; an earlier one must be repeated later
+        self._settled = state is not None and now_ns - max(state) > _SETTLE_SECONDS * 1e9
+        self._dir_state = state
+        self.keywords.reload()
+        self._own.clear()  # a full scan reconciles everything
+        changed = self._apply_scan(self._list_files())
+        if self._settled:
+            self.index.set_dirstate(_encode(state, True))
+        return changed or self._highest != before
+
+    def _list_files(self) -> dict[str, tuple[int, Optional[str]]]:
+        found: dict[str, tuple[int, Optional[str]]] = {}
+        for sub in (0, 1):  # new/ first: a file moving to cur/ meanwhile is then seen there
+            try:
+                names = os.listdir(os.path.join(self.path, "cur" if sub else "new"))
+            except FileNotFoundError:
+                continue
+            for filename in names:
+                if filename[0] == ".":
+                    continue
+                base, sep, info = filename.partition(":")
+                if sep:
+                    info = info[2:] if info.startswith("2,") else ""
+                else:
+                    info = "" if sub else None
+                found[base] = (sub, info)  # caught mid-rename: the cur/ copy wins
+        return found
+
+    def _apply_scan(self, found: dict[str, tuple[int, Optional[str]]], complete: bool = True) -> bool:
+        """Bring the index and the table in line with ``found``; ``complete``
+        says it lists every file (a scan), so what it lacks is gone."""
+        table = self.table
+        where = {base: i for i, base in enumerate(table.bases)}
+        gone = [b for b in where if b not in found] if complete else []
+        if gone:  # a rename under way can hide a file from one listing: look again
+            second = self._list_files()
+            for base in [b for b in gone if b in second]:
+                found[base] = second[base]
+            gone = [b for b in gone if b not in second]
+        renamed, flagged = [], []
+        for base, (sub, info) in found.items():
+            i = where.get(base)
+            if i is not None and (table.subs[i] != sub or table.infos[i] != info):
+                changed = self._flags_of_info(info) != self._flags_of_info(table.infos[i])
+                renamed.append((table.uids[i], sub, info, changed))
+        if renamed:
+            moved = [(u, s, inf) for u, s, inf, changed in renamed if not changed]
+            flag_changes = [(u, s, inf) for u, s, inf, changed in renamed if changed]
+            self.index.update(moved, flags_changed=False)
+            modseq = self.index.update(flag_changes)
+            for uid, sub, info, changed in renamed:
+                table.set(table.pos(uid), sub, info, modseq if changed else None)
+                if changed:
+                    flagged.append(uid)
+        new = [b for b in found if b not in where]
+        added = self._index_new(new, found) if new else []
+        expunged = []
+        if gone:
+            expunged = [table.uids[where[b]] for b in gone]
+            self.index.expunge(expunged)
+            self._forget(expunged)
+        self._uidnext, self._highest = self.index.state()
+        self._announce_found(added, expunged, flagged)
+        return bool(added or expunged or flagged)
+
+    def _index_new(self, bases: list[str], found: dict) -> list[int]:
+        """UIDs for files that appeared: ones an older uidlist knew first (in
+        their UID order), then the rest by name (delivery order)."""
+        imported = self.index.imported
+        known = sorted((b for b in bases if b in imported), key=lambda b: imported[b][0])
+        fresh = sorted(b for b in bases if b not in imported)
+        entries = []
+        for base in known + fresh:
+            sub, info = found[base]
+            _, vsize, mtime = imported.get(base, (None, None, None))
+            if vsize is None and ",W=" in base:
+                vsize = size_fields(base).get("W")
+            entries.append((base, sub, info, vsize, mtime))
+        rows = self.index.add(entries, keep_uids={b: imported[b][0] for b in known})
+        self.table.extend((r.uid, r.base, r.sub, r.info, r.modseq, r.vsize, r.mtime) for r in rows)
+        return [r.uid for r in rows]
+
+    def _announce_found(self, added: list[int], expunged: list[int], flagged: list[int]) -> None:
+        """Tell the views; files found in new/ are \\Recent (and move to cur/
+        when a read-write session holds the folder)."""
+        added = sorted(u for u in added if u in self)
+        recent = [u for u in added if not self.table.subs[self.table.pos(u)]]
+        if recent:
+            if self.recent_owner is not None:
+                self._move_to_cur(recent)
+            else:
+                self.recent_unclaimed.update(recent)
+        self._notify(added, expunged, flagged, recent)
+
+    def _forget(self, uids: Iterable[int]) -> list[int]:
+        gone = self.table.remove(uids)
+        for uid in gone:
+            self.forget_message(uid)
+            self.recent_unclaimed.discard(uid)
+            self._unsaved_sizes.pop(uid, None)
+        self._hint = 0
+        return gone
 
     def mark_stale(self) -> None:
         self._stale = True
@@ -312,15 +442,17 @@ class MaildirMailbox:
     def add_delivered(self, names) -> None:
         """New files inotify saw arrive in new/: add just those (no full
         rescan of a big folder for each delivery)."""
+        self._refresh()
         found = {}
+        bases = set(self.table.bases) if names else set()
         for name in names:
             base, sep, _ = name.partition(":")
-            if base in self.by_base:
+            if base in bases:
                 continue
             if sep or not os.path.exists(os.path.join(self.path, "new", name)):
                 self.sync(force=True)  # moved on already, or odd: look at everything
                 return
-            found[base] = ("new", None)
+            found[base] = (0, None)
         if found:
             self._apply_scan(found, complete=False)
 
@@ -331,160 +463,81 @@ class MaildirMailbox:
             return True
         return False
 
-    # -- reading ---------------------------------------------------------------
-    def file_path(self, uid: int) -> Optional[str]:
-        rec = self.records.get(uid)
-        if rec is None:
-            return None
-        path = os.path.join(self.path, rec.subdir, rec.filename)
-        if os.path.exists(path):
-            return path
-        self.sync(force=True)  # renamed or deleted behind our back
-        rec = self.records.get(uid)
-        return os.path.join(self.path, rec.subdir, rec.filename) if rec else None
-
-    def message(self, uid: int) -> Optional[ParsedMessage]:
-        """The CRLF-normalised, parsed message (LRU-cached), or None if gone."""
-        cached = self._cache.get(uid)
-        if cached is not None:
-            self._cache.move_to_end(uid)
-            return cached
-        path = self.file_path(uid)
-        if path is None:
-            return None
-        try:
-            with open(path, "rb") as f:
-                raw = normalize_crlf(f.read())
-        except FileNotFoundError:
-            return None
-        msg = ParsedMessage(raw)
-        rec = self.records[uid]
-        if rec.vsize is None:
-            rec.vsize = len(raw)
-            self._remember(rec)
-        self._cache[uid] = msg
-        if len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return msg
-
-    def header_block(self, uid: int) -> Optional[bytes]:
-        """The message's header (CRLF form, up to and including the blank
-        line), read without the body and kept in a bounded cache: header
-        searches over a big mailbox then read each file once."""
-        cached = self._headers.get(uid)
-        if cached is not None:
-            return cached
-        msg = self._cache.get(uid)
-        if msg is not None:
-            block = msg.section((), "HEADER") or b""
-        else:
-            path = self.file_path(uid)
-            if path is None:
-                return None
-            try:
-                with open(path, "rb") as f:
-                    data = f.read(16384)
-                    while True:
-                        end = _header_end(data)
-                        if end >= 0:
-                            data = data[:end]
-                            break
-                        more = f.read(65536)
-                        if not more:
-                            break
-                        data += more
-            except FileNotFoundError:
-                return None
-            block = normalize_crlf(data)
-        if self._header_bytes + len(block) > _HEADER_CACHE_BYTES:
-            self._headers.clear()
-            self._header_bytes = 0
-        self._headers[uid] = block
-        self._header_bytes += len(block)
-        return block
-
-    def size(self, uid: int) -> int:
-        rec = self.records[uid]
-        if rec.vsize is None:
-            path = self.file_path(uid)
-            try:
-                with open(path, "rb") as f:
-                    data = f.read()
-                rec.vsize = len(data) + data.count(b"\n") - data.count(b"\r\n")
-            except (FileNotFoundError, TypeError):
-                return 0
-            self._remember(rec)
-        return rec.vsize
-
-    def internal_date(self, uid: int) -> datetime.datetime:
-        rec = self.records[uid]
-        if rec.mtime is None:
-            path = self.file_path(uid)
-            try:
-                rec.mtime = int(os.stat(path).st_mtime) if path else int(time.time())
-            except FileNotFoundError:
-                rec.mtime = int(time.time())
-            self._remember(rec)
-        return datetime.datetime.fromtimestamp(rec.mtime, datetime.timezone.utc)
-
-    def _remember(self, rec: Record) -> None:
-        """Queue a computed size/date for the uidlist's cache records."""
-        if rec.vsize is not None and rec.mtime is not None:
-            self.uidlist.remember(rec.uid, rec.base, rec.vsize, rec.mtime)
-
-    def save_cache(self) -> None:
-        """Persist computed sizes/dates (called after each command)."""
-        self.uidlist.save_cache()
-
-    def flags(self, uid: int) -> frozenset:
-        return self.records[uid].flags
-
     # -- writing ---------------------------------------------------------------
-    def store_flags(self, uids: Iterable[int], flags: Iterable[str], mode: str, origin=None) -> list[int]:
-        """mode is ``+``, ``-`` or ``=``; returns the UIDs whose flags changed."""
+    def _move_to_cur(self, uids: Iterable[int]) -> None:
+        moved = []
+        for uid in sorted(uids):
+            i = self._pos(uid)
+            if i is not None and not self.table.subs[i] and self._rename(i, 1, self.table.infos[i] or ""):
+                moved.append((uid, 1, self.table.infos[i]))
+        self.index.update(moved, flags_changed=False)
+
+    def _rename(self, i: int, sub: int, info: str) -> bool:
+        table = self.table
+        old = (table.subdir(i), table.filename(i))
+        new = ("cur" if sub else "new", f"{table.bases[i]}:2,{info}")
+        try:
+            os.rename(os.path.join(self.path, *old), os.path.join(self.path, *new))
+        except FileNotFoundError:
+            return False
+        self._own.update((old, new))
+        table.set(i, sub, info)
+        return True
+
+    def store_flags(self, uids: Iterable[int], flags: Iterable[str], mode: str, origin=None,
+                    unchanged_since: Optional[int] = None) -> tuple[list[int], list[int]]:
+        """mode is ``+``, ``-`` or ``=``. Returns (UIDs whose flags changed,
+        UIDs refused because their modseq is above ``unchanged_since``)."""
         self.keywords.reload()
         flags = frozenset(self.keywords.canonical(f) for f in flags if f != "\\Recent")
-        changed = []
+        changed, refused, updates = [], [], []
         for uid in uids:
-            rec = self.records.get(uid)
-            if rec is None:
+            i = self._pos(uid)
+            if i is None:
                 continue
-            if mode == "+":
-                new = rec.flags | flags
-            elif mode == "-":
-                new = rec.flags - flags
-            else:
-                new = flags
-            if new == rec.flags:
+            if unchanged_since is not None and self.table.modseqs[i] > unchanged_since:
+                refused.append(uid)
                 continue
-            info = self.keywords.info_from_flags(new, rec.info or "")
-            if not self._rename(rec, "cur", info) and not self._retry_rename(rec, info):
+            current = self._flags_of_info(self.table.infos[i])
+            new = current | flags if mode == "+" else current - flags if mode == "-" else flags
+            if new == current:
                 continue
-            rec.flags = self.keywords.flags_from_info(info)
+            info = self.keywords.info_from_flags(new, self.table.infos[i] or "")
+            if not self._rename(i, 1, info) and not self._retry_rename(uid, info):
+                continue
             changed.append(uid)
+            updates.append((uid, 1, info))
+        if updates:
+            modseq = self.index.update(updates)
+            self._highest = modseq
+            for uid in changed:
+                self.table.modseqs[self._pos(uid)] = modseq
         self._notify([], [], changed, [], origin=origin)
-        return changed
+        return changed, refused
 
-    def _retry_rename(self, rec: Record, info: str) -> bool:
+    def _retry_rename(self, uid: int, info: str) -> bool:
         self.sync(force=True)
-        return rec.uid in self.records and self._rename(rec, "cur", info)
+        i = self._pos(uid)
+        return i is not None and self._rename(i, 1, info)
 
     def expunge(self, uids: Optional[Iterable[int]] = None, deleted_only: bool = True) -> list[int]:
         """Delete \\Deleted messages (only those in ``uids`` when given).
 
         ``deleted_only=False`` removes ``uids`` whatever their flags (MOVE).
         """
-        candidates = self.uids if uids is None else [u for u in uids if u in self.records]
-        doomed = [u for u in candidates if not deleted_only or "\\Deleted" in self.records[u].flags]
+        candidates = self.table.uids if uids is None else [u for u in uids if u in self]
+        doomed = [u for u in candidates if not deleted_only or "\\Deleted" in self.flags(u)]
         for uid in doomed:
-            rec = self.records[uid]
+            i = self._pos(uid)
+            name = (self.table.subdir(i), self.table.filename(i))
             try:
-                os.unlink(os.path.join(self.path, rec.subdir, rec.filename))
-                self._own.add((rec.subdir, rec.filename))
+                os.unlink(os.path.join(self.path, *name))
+                self._own.add(name)
             except FileNotFoundError:
                 pass
         if doomed:
-            self._remove(doomed)
+            self._highest = self.index.expunge(doomed)
+            self._forget(doomed)
             self._notify([], doomed, [], [])
         return doomed
 
@@ -513,65 +566,111 @@ class MaildirMailbox:
         info = self.keywords.info_from_flags(flags)
         os.rename(tmp_path, os.path.join(self.path, "cur", f"{base}:2,{info}"))
         self._own.add(("cur", f"{base}:2,{info}"))
-        (uid,) = self.uidlist.assign([base])
         mtime = int(date) if date is not None else int(time.time())
-        rec = Record(uid, base, "cur", info, self.keywords.flags_from_info(info), vsize=vsize, mtime=mtime)
-        self._insert(rec)
-        self._remember(rec)
-        return uid
+        (row,) = self.index.add([(base, 1, info, vsize, mtime)])
+        self._took(row)
+        return row.uid
+
+    def _took(self, row: Row) -> None:
+        self.table.extend([(row.uid, row.base, row.sub, row.info, row.modseq, row.vsize, row.mtime)])
+        self._uidnext = max(self._uidnext, row.uid + 1)
+        self._highest = max(self._highest, row.modseq)
+
+    def copy_into(self, target: "MaildirMailbox", uids: list[int]) -> list[int]:
+        """COPY: hard links into ``target``'s cur/ (flags and INTERNALDATE
+        kept), all or nothing."""
+        created: list[int] = []
+        try:
+            for uid in uids:
+                path = self.file_path(uid)
+                if path is None:
+                    raise FileNotFoundError(uid)
+                created.append(target.deliver_file(None, self.flags(uid), self.internal_time(uid),
+                                                   link_from=path, vsize=self.size(uid)))
+        except OSError:
+            target.discard(created)
+            raise
+        return created
 
     def move_to(self, target: "MaildirMailbox", uids: list[int]) -> list[int]:
         """Move messages into ``target`` (MOVE): returns their new UIDs, in order.
 
         Each message is one rename within the user's Maildir++, so a crash
-        leaves it in exactly one folder. The target UIDs are reserved (and
-        fsynced) before any file moves: a message that arrives keeps the UID
-        the client is told; a reservation whose rename never happened is a
-        harmless gap. Raises OSError (EXDEV: not on one file system) before
-        anything moved when a rename is impossible.
+        leaves it in exactly one folder. The target UIDs are recorded (durably)
+        before any file moves: a message that arrives keeps the UID the client
+        is told; a record whose rename never happened is expunged by the
+        target's next scan. Raises OSError (e.g. EXDEV: not on one file
+        system) when nothing could be moved.
         """
-        records = [self.records[u] for u in uids]
-        stale = [r.base for r in records if r.base in target.uidlist.by_base and r.base not in target.by_base]
-        if stale:
-            target.uidlist.forget(stale)
-        if any(r.base in target.by_base for r in records):
+        table = self.table
+        positions = [self._pos(u) for u in uids]
+        target.keywords.reload()
+        infos = [target.keywords.info_from_flags(self._flags_of_info(table.infos[i]), table.infos[i] or "")
+                 for i in positions]
+        if target.index.has_any([table.bases[i] for i in positions]):
             raise FileExistsError("a message with that name is already in the target folder")
-        created = target.uidlist.assign([r.base for r in records])
-        moved = []
-        for rec, new_uid in zip(records, created):
-            info = target.keywords.info_from_flags(rec.flags, rec.info or "")
-            old_name = (rec.subdir, rec.filename)
-            new_name = f"{rec.base}:2,{info}"
+        rows = target.index.add([(table.bases[i], 1, info, table.vsizes[i] if table.vsizes[i] != UNKNOWN else None,
+                                  table.mtimes[i] if table.mtimes[i] != UNKNOWN else None)
+                                 for i, info in zip(positions, infos)], files_pending=True)
+        moved, created = [], []
+        for uid, i, row in zip(uids, positions, rows):
+            old = (table.subdir(i), table.filename(i))
+            new = ("cur", f"{row.base}:2,{row.info}")
             try:
-                os.rename(os.path.join(self.path, *old_name), os.path.join(target.path, "cur", new_name))
+                os.rename(os.path.join(self.path, *old), os.path.join(target.path, *new))
             except OSError:
                 if not moved:
+                    target.index.expunge([r.uid for r in rows])
                     raise
-                break  # what moved stays moved; the rest stays here
-            self._own.add(old_name)
-            target._own.add(("cur", new_name))
-            copy = Record(new_uid, rec.base, "cur", info, target.keywords.flags_from_info(info),
-                          vsize=rec.vsize, mtime=rec.mtime)
-            target._insert(copy)
-            target._remember(copy)
-            moved.append(rec.uid)
-        self._remove(moved)
+                target.index.expunge([r.uid for r in rows[len(moved):]])
+                break
+            self._own.add(old)
+            target._own.add(new)
+            target._took(row)
+            moved.append(uid)
+            created.append(row.uid)
+        self._highest = self.index.expunge(moved)
+        self._forget(moved)
         self._notify([], moved, [], [])
-        return created[: len(moved)]
+        return created
 
     def discard(self, uids: list[int]) -> None:
         """Remove messages just written by us (undo of a failed COPY)."""
         for uid in uids:
-            rec = self.records.get(uid)
-            if rec is not None:
+            i = self._pos(uid)
+            if i is not None:
                 try:
-                    os.unlink(os.path.join(self.path, rec.subdir, rec.filename))
+                    os.unlink(self._path_at(i))
                 except FileNotFoundError:
                     pass
-        self._remove(uids)
+        self.index.expunge(uids)
+        self._forget(uids)
 
     def announce(self, uids: list[int]) -> None:
         """Tell every view about messages this process added (\\Recent too)."""
         if self.recent_owner is None:
             self.recent_unclaimed.update(uids)
         self._notify(uids, [], [], uids)
+
+    def record_clean_state(self) -> None:
+        """Remember the directories' mtimes as fully indexed (folder closed,
+        every change handled), so the next cold open needs no listing."""
+        state = self._stat_dirs()
+        if state is None or time.time_ns() - max(state) <= _SETTLE_SECONDS * 1e9:
+            return
+        if self.store is not None and self.store.is_watched(self.path):
+            self.store.drain_changes()
+            if self._stale or self._own:
+                return
+        elif state != self._dir_state or not self._settled:
+            return
+        self.index.set_dirstate(_encode(state, True))
+
+    def close(self) -> None:
+        """Let go of the index connection (the store forgets this folder)."""
+        self.save_cache()
+        self.index.close()
+
+
+def _encode(state: tuple, settled: bool) -> str:
+    return f"{state[0]} {state[1]} {int(settled)}"

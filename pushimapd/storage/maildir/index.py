@@ -1,0 +1,378 @@
+"""A folder's index: ``pushimapd-index.sqlite`` inside the folder directory.
+
+It keeps, per message, the UID, the file's base name, where it lies (new/
+or cur/) and its info letters (the flags), its modseq, its CRLF size and
+INTERNALDATE, plus the expunge history (UID and modseq, for QRESYNC's
+VANISHED) and the header fields clients search and sort on. The folder
+state (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, the mtimes of new/ and cur/ at
+the last complete scan) lives in ``meta``.
+
+Why sqlite, one file per folder (measured on a 50,000-message folder; see
+docs/architecture.md): a transaction is crash-safe (a torn write rolls
+back, so a UID can never end up on another message), ``BEGIN IMMEDIATE``
+is the cross-process lock that keeps two processes from handing out one UID
+(Dovecot's uidlist lock does that job there), changes are made in place
+without rewriting a file, and a file per folder travels with the folder on
+RENAME and goes with it on DELETE. ``PRAGMA data_version`` tells cheaply
+whether another process changed anything, and every change carries a modseq,
+so "rows with modseq > what I know" is the whole refresh.
+
+Writes run with ``synchronous=NORMAL`` in WAL mode (survives kill -9); the
+transactions that hand out UIDs switch to ``FULL`` so that a UID a client
+was told survives a power cut too.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+FILENAME = "pushimapd-index.sqlite"
+SCHEMA_VERSION = 1
+EXPUNGE_HISTORY = 200_000  # expunged UIDs remembered for VANISHED (EARLIER); older ones are trimmed
+HEADER_FIELDS = ("subject", "from", "to", "cc", "bcc", "date", "message-id", "in-reply-to", "references")
+_HEADER_COLUMNS = {name: "h_" + name.replace("-", "_") for name in HEADER_FIELDS}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);
+CREATE TABLE IF NOT EXISTS msg(
+    uid INTEGER PRIMARY KEY,
+    base TEXT NOT NULL UNIQUE,
+    sub INTEGER NOT NULL,          -- 0: new/, 1: cur/
+    info TEXT,                     -- letters after ":2," (NULL: a file in new/ without them)
+    modseq INTEGER NOT NULL,
+    vsize INTEGER,                 -- size in CRLF form
+    mtime INTEGER                  -- INTERNALDATE (unix time)
+);
+CREATE INDEX IF NOT EXISTS msg_modseq ON msg(modseq);
+CREATE TABLE IF NOT EXISTS expunged(uid INTEGER PRIMARY KEY, modseq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged(modseq);
+CREATE TABLE IF NOT EXISTS hdr(uid INTEGER PRIMARY KEY, {columns});
+""".format(columns=", ".join(f"{c} TEXT" for c in _HEADER_COLUMNS.values()))
+
+
+@dataclass(slots=True)
+class Row:
+    """One message as the index knows it."""
+
+    uid: int
+    base: str
+    sub: int
+    info: Optional[str]
+    modseq: int
+    vsize: Optional[int] = None
+    mtime: Optional[int] = None
+
+    @property
+    def subdir(self) -> str:
+        return "cur" if self.sub else "new"
+
+    @property
+    def filename(self) -> str:
+        return self.base if self.info is None else f"{self.base}:2,{self.info}"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What another process (or a scan) changed since a known modseq."""
+
+    rows: list  # Row, added or changed
+    expunged: list  # UIDs
+    highest: int
+
+
+class FolderIndex:
+    """One folder's index; methods are small transactions on one connection."""
+
+    def __init__(self, folder_path: str, new_uidvalidity):
+        """``new_uidvalidity()`` gives a never-used UIDVALIDITY when the folder
+        has no state yet (neither an index nor a uidlist to take over)."""
+        self.folder_path = folder_path
+        self.path = os.path.join(folder_path, FILENAME)
+        existed = os.path.exists(self.path)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self.imported: dict[str, tuple[int, Optional[int], Optional[int]]] = {}
+        if not existed or self._meta("schema") is None:
+            self._create(new_uidvalidity)
+        self._version = self._data_version()
+        self.uidvalidity = int(self._meta("uidvalidity"))
+
+    # -- set-up ----------------------------------------------------------------
+    def _create(self, new_uidvalidity) -> None:
+        from .migrate import take_over  # older pushimapd or Dovecot state, kept UID for UID
+
+        found = None
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._table_exists("meta") and self._meta("schema") is not None:
+                self.db.execute("COMMIT")  # another process made it meanwhile
+                return
+            for statement in _SCHEMA.strip().split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            found = take_over(self.folder_path)
+            uidvalidity = found.uidvalidity if found else new_uidvalidity()
+            uidnext = found.uidnext if found else 1
+            self.imported = found.uids if found else {}
+            self._set_meta(schema=SCHEMA_VERSION, uidvalidity=uidvalidity, uidnext=uidnext, highestmodseq=1,
+                           expunge_floor=1 if found else 0, dirstate="")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        if found:
+            found.retire()
+
+    def _table_exists(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+    def _meta(self, key: str):
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return row[0] if row else None
+
+    def _set_meta(self, **values) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", list(values.items()))
+
+    def close(self) -> None:
+        try:
+            self.db.close()
+        except sqlite3.Error:
+            pass
+
+    # -- reading ---------------------------------------------------------------
+    def _data_version(self) -> int:
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
+    def changed_elsewhere(self) -> bool:
+        """True when another connection committed since we last looked."""
+        version = self._data_version()
+        if version != self._version:
+            self._version = version
+            return True
+        return False
+
+    def state(self) -> tuple[int, int]:
+        """(uidnext, highestmodseq) as stored."""
+        rows = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('uidnext', 'highestmodseq')"))
+        return int(rows["uidnext"]), int(rows["highestmodseq"])
+
+    def rows(self) -> list[tuple]:
+        """(uid, sub, info, modseq, vsize, mtime) of every message, by UID."""
+        return self.db.execute("SELECT uid, sub, info, modseq, vsize, mtime FROM msg ORDER BY uid").fetchall()
+
+    def names(self) -> dict[str, Row]:
+        """base name -> Row, for comparing with a directory listing."""
+        return {r[1]: Row(*r) for r in self.db.execute(
+            "SELECT uid, base, sub, info, modseq, vsize, mtime FROM msg")}
+
+    def row(self, uid: int) -> Optional[Row]:
+        r = self.db.execute("SELECT uid, base, sub, info, modseq, vsize, mtime FROM msg WHERE uid=?", (uid,)).fetchone()
+        return Row(*r) if r else None
+
+    def reload_uidvalidity(self) -> bool:
+        """True when another process gave the folder a new UIDVALIDITY."""
+        current = int(self._meta("uidvalidity"))
+        if current == self.uidvalidity:
+            return False
+        self.uidvalidity = current
+        return True
+
+    def has_any(self, bases: list[str]) -> bool:
+        return any(self.db.execute("SELECT 1 FROM msg WHERE base=?", (b,)).fetchone() for b in bases)
+
+    def changes_since(self, modseq: int) -> Changes:
+        """Rows changed and UIDs expunged after ``modseq``; ``highest`` is read
+        first, so the rows cover at least every change up to it."""
+        highest = self.state()[1]
+        rows = [Row(*r) for r in self.db.execute(
+            "SELECT uid, base, sub, info, modseq, vsize, mtime FROM msg WHERE modseq > ? ORDER BY uid", (modseq,))]
+        gone = [u for (u,) in self.db.execute("SELECT uid FROM expunged WHERE modseq > ? ORDER BY uid", (modseq,))]
+        return Changes(rows, gone, highest)
+
+    def changed_uids(self, modseq: int) -> list[int]:
+        """UIDs of messages whose metadata changed after ``modseq`` (CHANGEDSINCE)."""
+        return [u for (u,) in self.db.execute("SELECT uid FROM msg WHERE modseq > ? ORDER BY uid", (modseq,))]
+
+    def vanished_since(self, modseq: int) -> tuple[list[int], bool]:
+        """UIDs expunged after ``modseq``, and whether the history reaches back
+        that far (False: it was trimmed, so the answer may miss some)."""
+        floor = int(self._meta("expunge_floor") or 0)
+        gone = [u for (u,) in self.db.execute("SELECT uid FROM expunged WHERE modseq > ? ORDER BY uid", (modseq,))]
+        return gone, modseq >= floor
+
+    def dirstate(self) -> str:
+        return self._meta("dirstate") or ""
+
+    # -- writing ---------------------------------------------------------------
+    def _transaction(self, durable: bool = False):
+        return _Transaction(self.db, durable)
+
+    def _bump(self) -> int:
+        (modseq,) = self.db.execute("SELECT value FROM meta WHERE key='highestmodseq'").fetchone()
+        modseq = int(modseq) + 1
+        self._set_meta(highestmodseq=modseq)
+        return modseq
+
+    def add(self, entries: Iterable[tuple[str, int, Optional[str], Optional[int], Optional[int]]],
+            keep_uids: Optional[dict[str, int]] = None, files_pending: bool = False) -> list[Row]:
+        """Give new UIDs to (base, sub, info, vsize, mtime) entries, in order.
+
+        A base another process indexed meanwhile keeps the UID it got there;
+        ``keep_uids`` (base -> UID taken over from an older uidlist) are kept
+        when they are still above every UID in use. Durable before it returns.
+        ``files_pending``: the files are not in place yet (MOVE reserves UIDs
+        first), so the next open must look at the directory, whatever its mtime.
+        """
+        entries = list(entries)
+        if not entries:
+            return []
+        with self._transaction(durable=True):
+            modseq = self._bump()
+            (uidnext,) = self.db.execute("SELECT value FROM meta WHERE key='uidnext'").fetchone()
+            uidnext = int(uidnext)
+            top = self.db.execute("SELECT max(uid) FROM msg").fetchone()[0] or 0
+            out = []
+            for base, sub, info, vsize, mtime in entries:
+                known = None if top == 0 else self.db.execute(
+                    "SELECT uid, base, sub, info, modseq, vsize, mtime FROM msg WHERE base=?", (base,)).fetchone()
+                if known is not None:
+                    out.append(Row(*known))
+                    continue
+                wanted = (keep_uids or {}).get(base)
+                if wanted is not None and wanted > top:
+                    uid = wanted
+                else:
+                    uid = max(uidnext, top + 1)
+                uidnext = max(uidnext, uid + 1)
+                top = max(top, uid)
+                self.db.execute("INSERT INTO msg(uid, base, sub, info, modseq, vsize, mtime) VALUES(?,?,?,?,?,?,?)",
+                                (uid, base, sub, info, modseq, vsize, mtime))
+                out.append(Row(uid, base, sub, info, modseq, vsize, mtime))
+            self._set_meta(uidnext=uidnext)
+            if files_pending:
+                self._set_meta(dirstate="")
+        return out
+
+    def update(self, changes: Iterable[tuple[int, int, Optional[str]]], flags_changed: bool = True) -> int:
+        """(uid, sub, info) of renamed files; a new modseq when flags changed."""
+        changes = list(changes)
+        if not changes:
+            return 0
+        with self._transaction():
+            if flags_changed:
+                modseq = self._bump()
+                self.db.executemany("UPDATE msg SET sub=?, info=?, modseq=? WHERE uid=?",
+                                    [(sub, info, modseq, uid) for uid, sub, info in changes])
+                return modseq
+            self.db.executemany("UPDATE msg SET sub=?, info=? WHERE uid=?",
+                                [(sub, info, uid) for uid, sub, info in changes])
+            return 0
+
+    def set_sizes(self, values: Iterable[tuple[int, int, int]]) -> None:
+        """(uid, vsize, mtime) computed from the files: a cache, no modseq."""
+        values = list(values)
+        if values:
+            with self._transaction():
+                self.db.executemany("UPDATE msg SET vsize=?, mtime=? WHERE uid=?",
+                                    [(v, m, u) for u, v, m in values])
+
+    def expunge(self, uids: Iterable[int]) -> int:
+        """Remove messages, remembering their UIDs with the new modseq."""
+        uids = list(uids)
+        if not uids:
+            return 0
+        with self._transaction():
+            modseq = self._bump()
+            self.db.executemany("DELETE FROM msg WHERE uid=?", [(u,) for u in uids])
+            self.db.executemany("DELETE FROM hdr WHERE uid=?", [(u,) for u in uids])
+            self.db.executemany("INSERT OR REPLACE INTO expunged(uid, modseq) VALUES(?, ?)",
+                                [(u, modseq) for u in uids])
+            self._trim_history()
+        return modseq
+
+    def _trim_history(self) -> None:
+        (count,) = self.db.execute("SELECT count(*) FROM expunged").fetchone()
+        if count > EXPUNGE_HISTORY * 1.1:
+            cut = self.db.execute("SELECT modseq FROM expunged ORDER BY modseq DESC LIMIT 1 OFFSET ?",
+                                  (EXPUNGE_HISTORY,)).fetchone()[0]
+            self.db.execute("DELETE FROM expunged WHERE modseq <= ?", (cut,))
+            self._set_meta(expunge_floor=cut)
+
+    def set_dirstate(self, value: str) -> None:
+        with self._transaction():
+            self._set_meta(dirstate=value)
+
+    def reset(self, new_uidvalidity: int) -> None:
+        """Forget every UID (a new UIDVALIDITY): what a rebuild does."""
+        with self._transaction(durable=True):
+            for table in ("msg", "expunged", "hdr"):
+                self.db.execute(f"DELETE FROM {table}")
+            (highest,) = self.db.execute("SELECT value FROM meta WHERE key='highestmodseq'").fetchone()
+            self._set_meta(uidvalidity=new_uidvalidity, uidnext=1, highestmodseq=int(highest) + 1,
+                           expunge_floor=int(highest) + 1, dirstate="")
+        self.uidvalidity = new_uidvalidity
+
+    # -- header fields -----------------------------------------------------------
+    def header_column(self, field: str) -> dict[int, str]:
+        """uid -> cached value of an indexed header field (missing: not cached yet)."""
+        column = _HEADER_COLUMNS[field]
+        return dict(self.db.execute(f"SELECT uid, {column} FROM hdr"))
+
+    def cached_header_uids(self) -> set[int]:
+        return {u for (u,) in self.db.execute("SELECT uid FROM hdr")}
+
+    def store_headers(self, values: Iterable[tuple[int, dict[str, str]]]) -> None:
+        """Cache decoded header fields (uid, {field: value}) of messages."""
+        columns = list(_HEADER_COLUMNS.values())
+        rows = [(uid, *(fields.get(f, "") for f in HEADER_FIELDS)) for uid, fields in values]
+        if rows:
+            with self._transaction():
+                self.db.executemany(
+                    f"INSERT OR REPLACE INTO hdr(uid, {', '.join(columns)}) "
+                    f"SELECT ?, {', '.join('?' for _ in columns)} WHERE EXISTS (SELECT 1 FROM msg WHERE uid=?)",
+                    [row + (row[0],) for row in rows])
+
+
+def header_fields(block: bytes) -> dict[str, str]:
+    """The decoded values of the indexed fields of a raw header (several
+    occurrences joined by a line break)."""
+    from ..mime import ParsedMessage
+
+    msg = ParsedMessage(block if block.endswith(b"\r\n\r\n") else block + b"\r\n")
+    out = {}
+    for name in HEADER_FIELDS:
+        values = msg.header_values(name)
+        if values:
+            out[name] = "\n".join(values)
+    return out
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (the write lock other processes wait on)."""
+
+    def __init__(self, db: sqlite3.Connection, durable: bool):
+        self.db = db
+        self.durable = durable
+
+    def __enter__(self):
+        if self.durable:
+            self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, kind, value, tb):
+        try:
+            self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        finally:
+            if self.durable:
+                self.db.execute("PRAGMA synchronous=NORMAL")
+        return False
+

@@ -1,0 +1,104 @@
+"""Reading messages of a folder: the parsed-message and header caches.
+
+Mixed into `MaildirMailbox`, which supplies ``file_path(uid)``. Whole
+messages are kept in a small LRU; headers alone (what SEARCH and SORT read)
+in a bounded cache, read without the body. Both are dropped when nobody has
+the folder open.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Optional
+
+from ..mime import ParsedMessage, normalize_crlf
+
+_CACHE_SIZE = 32
+_HEADER_CACHE_BYTES = 64 * 1024 * 1024
+
+
+def header_end(data: bytes) -> int:
+    """Offset just past the blank line ending the header, or -1."""
+    if data.startswith(b"\n") or data.startswith(b"\r\n"):
+        return data.index(b"\n") + 1
+    lf = data.find(b"\n\n")
+    crlf = data.find(b"\r\n\r\n")
+    ends = [e for e in ((lf + 2) if lf >= 0 else -1, (crlf + 4) if crlf >= 0 else -1) if e >= 0]
+    return min(ends) if ends else -1
+
+
+class MessageReader:
+    def __init__(self):
+        self._headers: dict[int, bytes] = {}
+        self._header_bytes = 0
+        self._cache: collections.OrderedDict[int, ParsedMessage] = collections.OrderedDict()
+
+    def file_path(self, uid: int) -> Optional[str]:
+        raise NotImplementedError
+
+    def message(self, uid: int) -> Optional[ParsedMessage]:
+        """The CRLF-normalised, parsed message (LRU-cached), or None if gone."""
+        cached = self._cache.get(uid)
+        if cached is not None:
+            self._cache.move_to_end(uid)
+            return cached
+        path = self.file_path(uid)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as f:
+                raw = normalize_crlf(f.read())
+        except FileNotFoundError:
+            return None
+        msg = ParsedMessage(raw)
+        self._cache[uid] = msg
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return msg
+
+    def header_block(self, uid: int) -> Optional[bytes]:
+        """The message's header (CRLF form, up to and including the blank
+        line), read without the body and kept in a bounded cache: header
+        searches over a big mailbox then read each file once."""
+        cached = self._headers.get(uid)
+        if cached is not None:
+            return cached
+        msg = self._cache.get(uid)
+        if msg is not None:
+            block = msg.section((), "HEADER") or b""
+        else:
+            path = self.file_path(uid)
+            if path is None:
+                return None
+            try:
+                with open(path, "rb") as f:
+                    data = f.read(16384)
+                    while True:
+                        end = header_end(data)
+                        if end >= 0:
+                            data = data[:end]
+                            break
+                        more = f.read(65536)
+                        if not more:
+                            break
+                        data += more
+            except FileNotFoundError:
+                return None
+            block = normalize_crlf(data)
+        if self._header_bytes + len(block) > _HEADER_CACHE_BYTES:
+            self._headers.clear()
+            self._header_bytes = 0
+        self._headers[uid] = block
+        self._header_bytes += len(block)
+        return block
+
+    def forget_message(self, uid: int) -> None:
+        self._cache.pop(uid, None)
+        block = self._headers.pop(uid, None)
+        if block is not None:
+            self._header_bytes -= len(block)
+
+    def drop_caches(self) -> None:
+        self._cache.clear()
+        self._headers.clear()
+        self._header_bytes = 0

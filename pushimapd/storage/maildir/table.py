@@ -1,0 +1,111 @@
+"""The messages of an open folder in memory, column by column.
+
+A 50,000-message folder costs a few MB this way instead of tens of MB of
+per-message objects, loads from the index in one pass, and lets flag
+searches and FETCH FLAGS run over whole columns (``itertools.compress``)
+rather than message by message. Positions follow ascending UID.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from typing import Iterable, Optional
+
+UNKNOWN = -1  # size or date not computed yet
+
+
+class MessageTable:
+    __slots__ = ("uids", "bases", "subs", "infos", "modseqs", "vsizes", "mtimes")
+
+    def __init__(self):
+        self.uids: list[int] = []
+        self.bases: list[str] = []
+        self.subs = bytearray()  # 0: new/, 1: cur/
+        self.infos: list[Optional[str]] = []  # interned letters after ":2,"; None: in new/ without them
+        self.modseqs = array("Q")
+        self.vsizes = array("q")
+        self.mtimes = array("q")
+
+    def __len__(self) -> int:
+        return len(self.uids)
+
+    def __contains__(self, uid: int) -> bool:
+        return self.pos(uid) is not None
+
+    def pos(self, uid: int) -> Optional[int]:
+        uids = self.uids
+        i = bisect.bisect_left(uids, uid)
+        return i if i < len(uids) and uids[i] == uid else None
+
+    def extend(self, rows: Iterable[tuple]) -> None:
+        """Add (uid, base, sub, info, modseq, vsize, mtime) rows; UIDs above
+        every present one are appended, others inserted in place."""
+        intern = _intern
+        for uid, base, sub, info, modseq, vsize, mtime in rows:
+            info = intern(info)
+            vsize = UNKNOWN if vsize is None else vsize
+            mtime = UNKNOWN if mtime is None else mtime
+            if not self.uids or uid > self.uids[-1]:
+                self.uids.append(uid)
+                self.bases.append(base)
+                self.subs.append(sub)
+                self.infos.append(info)
+                self.modseqs.append(modseq)
+                self.vsizes.append(vsize)
+                self.mtimes.append(mtime)
+                continue
+            i = bisect.bisect_left(self.uids, uid)
+            if i < len(self.uids) and self.uids[i] == uid:
+                self.set(i, sub, info, modseq)
+                continue
+            self.uids.insert(i, uid)
+            self.bases.insert(i, base)
+            self.subs.insert(i, sub)
+            self.infos.insert(i, info)
+            self.modseqs.insert(i, modseq)
+            self.vsizes.insert(i, vsize)
+            self.mtimes.insert(i, mtime)
+
+    def set(self, i: int, sub: int, info: Optional[str], modseq: Optional[int] = None) -> None:
+        self.subs[i] = sub
+        self.infos[i] = _intern(info)
+        if modseq:
+            self.modseqs[i] = modseq
+
+    def remove(self, uids: Iterable[int]) -> list[int]:
+        """Drop these UIDs; returns the ones that were present."""
+        doomed = {u for u in uids if u in self}
+        if not doomed:
+            return []
+        keep = [i for i, u in enumerate(self.uids) if u not in doomed]
+        self.uids = [self.uids[i] for i in keep]
+        self.bases = [self.bases[i] for i in keep]
+        self.subs = bytearray(self.subs[i] for i in keep)
+        self.infos = [self.infos[i] for i in keep]
+        self.modseqs = array("Q", (self.modseqs[i] for i in keep))
+        self.vsizes = array("q", (self.vsizes[i] for i in keep))
+        self.mtimes = array("q", (self.mtimes[i] for i in keep))
+        return sorted(doomed)
+
+    def filename(self, i: int) -> str:
+        info = self.infos[i]
+        return self.bases[i] if info is None else f"{self.bases[i]}:2,{info}"
+
+    def subdir(self, i: int) -> str:
+        return "cur" if self.subs[i] else "new"
+
+
+_INTERNED: dict = {}
+
+
+def _intern(info: Optional[str]) -> Optional[str]:
+    """Folders have few distinct info strings: share one object per value."""
+    if info is None:
+        return None
+    shared = _INTERNED.get(info)
+    if shared is None:
+        if len(_INTERNED) > 65536:
+            _INTERNED.clear()
+        shared = _INTERNED[info] = info
+    return shared
