@@ -197,7 +197,7 @@ def main() -> None:
     parser.add_argument("--payload", default="new-mail")
     args = parser.parse_args()
     subscriber = Subscriber()
-    url = f"http://127.0.0.1:{args.port}/push/{b64url(subscriber.auth_secret[:6])}"
+    url = f"http://127.0.0.1:{args.port}/push/{b64url(os.urandom(9))}"  # a push service makes this up
     print("register over IMAP (after LOGIN) with:")
     print("  " + subscriber.webpush_command(url, args.payload))
     serve(subscriber, args.vapid_key, args.port)

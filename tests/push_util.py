@@ -1,4 +1,4 @@
-"""Helpers for the PUSH-NOTIFY-HTTP tests (../shared/spec/PUSH-NOTIFY-HTTP.md).
+"""Helpers for the PUSH-NOTIFY-HTTP tests (the protocol is docs/push.md).
 
 - `HTTPReceiver`: a real HTTP/1.1 server on 127.0.0.1 (stdlib, in a thread) for
   process-level tests. It records every connection and every request (method,
@@ -7,7 +7,8 @@
 - `PushServer`: conftest's `ServerProcess` whose log is drained by a thread
   (so a chatty server never blocks on a full pipe) and can be waited on.
 - `IMAP`: a tiny raw-socket IMAP client that sends exact bytes (quoted
-  strings, synchronizing literals, LITERAL+) and reads responses whole.
+  strings, synchronizing literals, LITERAL+) and reads responses whole, with
+  PUT / WEBPUSH / VAPID / CANCEL / LIST helpers.
 - MTA-style delivery (tmp/ then rename into new/) and Maildir++ folder creation.
 
 Every wait has a deadline; nothing sleeps for a fixed time.
