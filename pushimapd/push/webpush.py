@@ -202,7 +202,12 @@ def check_subject(subject: str) -> str:
 
 
 def default_subject() -> str:
-    return f"mailto:postmaster@{socket.getfqdn() or 'localhost'}"
+    """``mailto:postmaster@<this host's name>``; localhost if the name would not make a valid one."""
+    subject = f"mailto:postmaster@{socket.getfqdn()}"
+    try:
+        return check_subject(subject)
+    except ValueError:
+        return "mailto:postmaster@localhost"
 
 
 class VapidSigner:
