@@ -21,8 +21,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from conftest import env_with_repo, run_cli
-from push_util import IMAP, Literal, make_folder, mta_deliver, push_list_cli, quote, wait_until
-from test_push_contract import (PERMISSIVE, USERS, barrier, login, non_barrier, ok, receiver, server,  # noqa: F401
+from push_util import IMAP, Literal, mta_deliver, push_list_cli, quote, wait_until
+from test_push_contract import (PERMISSIVE, barrier, login, non_barrier, ok, receiver, server,  # noqa: F401
                                 start_server, template)
 from webpush_util import Subscriber, b64url, b64url_decode, body_header, open_push
 

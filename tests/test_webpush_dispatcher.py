@@ -13,14 +13,13 @@ import time
 
 import pytest
 import pytest_twisted
-from twisted.internet import reactor
 from twisted.logger import formatEvent, globalLogPublisher
 
 from pushimapd.push.models import Delivery, VapidKey
 from pushimapd.push.webpush import (JWT_LIFETIME, VapidKeys, VapidSigner, WebPushKind, audience, check_subject,
                                     decode_subscription, topic)
 from pushimapd.push.policy import InvalidRegistration
-from test_push_dispatcher import Receiver, clock, db, make_dispatcher, pending_delays, receiver  # noqa: F401
+from test_push_dispatcher import clock, db, make_dispatcher, pending_delays, receiver  # noqa: F401
 from webpush_util import Subscriber, b64url, body_header, check_request, decrypt_rfc8291, verify_vapid
 
 SUBJECT = "mailto:postmaster@pushimapd.example"
