@@ -1,8 +1,9 @@
-"""``pushimapd``: the administration commands of ../shared/spec/CLI.md.
+"""``pushimapd``: the administration commands (documented in the README).
 
     pushimapd user add|passwd|del NAME | user list
     pushimapd deliver NAME [--folder FOLDER] < message
-    pushimapd push list [NAME]
+    pushimapd push list [NAME] [--show-urls]
+    pushimapd push vapid [--rotate]
 
 They use the same --maildir-root/--db defaults as the server.
 """
@@ -94,6 +95,19 @@ def cmd_push(args) -> None:
     print_push_list(args.name, show_secrets=args.show_urls)
 
 
+def cmd_push_vapid(args) -> None:
+    """Print the VAPID public key (made if missing); --rotate replaces the pair first."""
+    from .push.webpush import VapidKeys
+
+    _open(args)
+    keys = VapidKeys()
+    if args.rotate:
+        registrations, deliveries = keys.rotate()
+        print(f"pushimapd: new VAPID key; dropped web push registrations: {registrations}, "
+              f"unfinished web push deliveries: {deliveries}", file=sys.stderr)
+    print(keys.public_key())
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--maildir-root", help="directory with one Maildir++ per user (default: the sample copy)")
@@ -112,12 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.add_argument("name")
     deliver.add_argument("--folder", default="INBOX")
     deliver.set_defaults(func=cmd_deliver)
-    push = sub.add_parser("push", help="inspect push registrations")
+    push = sub.add_parser("push", help="inspect push registrations; the VAPID key")
     push_sub = push.add_subparsers(dest="action", required=True)
     p = push_sub.add_parser("list", parents=[common])
     p.add_argument("name", nargs="?")
     p.add_argument("--show-urls", action="store_true", help="print URLs in full (they carry secrets)")
     p.set_defaults(func=cmd_push)
+    p = push_sub.add_parser("vapid", parents=[common], help="print the VAPID public key (base64url) for web push")
+    p.add_argument("--rotate", action="store_true",
+                   help="make a new key pair and drop every pending web push registration")
+    p.set_defaults(func=cmd_push_vapid)
     return parser
 
 

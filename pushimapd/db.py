@@ -1,10 +1,12 @@
-"""The sqlite database (peewee): users now, push registrations later.
+"""The sqlite database (peewee): users, push registrations, the VAPID key.
 
 One `SqliteDatabase` per process, WAL mode so the CLI can read while the
 server writes. Tables are created on open.
 """
 
 from __future__ import annotations
+
+import os
 
 import peewee
 
@@ -27,6 +29,7 @@ MODELS: list = [User]
 def open_database(path: str) -> peewee.SqliteDatabase:
     from .push import models as _push_models  # noqa: F401  (registers the push tables)
 
+    _owner_only(path)
     db = peewee.SqliteDatabase(path, pragmas={"journal_mode": "wal", "synchronous": "normal",
                                               "busy_timeout": 5000, "foreign_keys": 1})
     database.initialize(db)
@@ -34,6 +37,28 @@ def open_database(path: str) -> peewee.SqliteDatabase:
     db.create_tables(MODELS, safe=True)
     _add_missing_columns(db)
     return db
+
+
+def _owner_only(path: str) -> None:
+    """The database holds password hashes and the VAPID private key: mode 0600.
+
+    Created so before sqlite opens it (sqlite gives its -wal and -shm files
+    the database file's mode); an existing one is tightened.
+    """
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        try:
+            if os.stat(path + suffix).st_mode & 0o077:
+                os.chmod(path + suffix, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _add_missing_columns(db: peewee.SqliteDatabase) -> None:

@@ -18,7 +18,7 @@ from twisted.python import usage
 from . import __version__, commands  # noqa: F401  (registers every command)
 from .auth import CredentialCache, UserDirectory
 from .core.session import ServerConfig, Session
-from .commands.push import CAPABILITY as PUSH_CAPABILITY
+from .commands.push import CAPABILITIES as PUSH_CAPABILITIES
 from .db import open_database
 from .push.policy import TargetPolicy
 from .push.service import PushService
@@ -43,6 +43,10 @@ class Options(usage.Options):
         ["sync-interval", None, 1.0, "Seconds between rescans of open mailboxes (fallback to inotify)", float],
         ["push-quiet-folders", None, "", "Comma-separated folders whose deliveries never push, besides the \\Junk one"],
         ["push-limit", None, 16, "Push registrations allowed per user", int],
+        ["vapid-subject", None, None, "VAPID contact for web push: mailto:ADDR or https://URL "
+         "(default: mailto:postmaster@<host name>)"],
+        ["webpush-ttl", None, 86400, "Seconds a push service keeps an undelivered web push (TTL header)", int],
+        ["webpush-urgency", None, "normal", "Urgency header of web pushes: very-low, low, normal or high"],
         ["auth-cache-ttl", None, 600.0, "Seconds a verified password is remembered (0: never)", float],
         ["trusted-networks", None, "127.0.0.0/8,::1/128",
          "Comma-separated networks whose peers may log in without TLS ('none' for no network)"],
@@ -73,8 +77,19 @@ class Options(usage.Options):
         self["listen"].append(endpoint)
 
     def postOptions(self) -> None:
+        from .push.webpush import URGENCIES, check_subject
+
         if bool(self["tls-cert"]) != bool(self["tls-key"]):
             raise usage.UsageError("--tls-cert and --tls-key go together")
+        if self["vapid-subject"] is not None:
+            try:
+                check_subject(self["vapid-subject"])
+            except ValueError as e:
+                raise usage.UsageError(f"--vapid-subject: {e}") from None
+        if self["webpush-ttl"] < 0:
+            raise usage.UsageError("--webpush-ttl must not be negative")
+        if self["webpush-urgency"] not in URGENCIES:
+            raise usage.UsageError(f"--webpush-urgency must be one of {', '.join(URGENCIES)}")
 
 
 def parse_networks(text: str) -> tuple:
@@ -301,12 +316,14 @@ def makeService(options: Options) -> service.MultiService:
     context = tls_context(options["tls-cert"], options["tls-key"]) if options["tls-cert"] else None
     policy = TargetPolicy(allow_http=options["push-allow-http"], allow_private=options["push-allow-private"])
     quiet = tuple(f.strip() for f in options["push-quiet-folders"].split(",") if f.strip())
-    push = PushService(reactor, store, root, policy, quiet=quiet, limit=options["push-limit"])
+    push = PushService(reactor, store, root, policy, quiet=quiet, limit=options["push-limit"],
+                       vapid_subject=options["vapid-subject"], webpush_ttl=options["webpush-ttl"],
+                       webpush_urgency=options["webpush-urgency"])
     push.registry.log_full_urls = bool(options["debug"])
     config = ServerConfig(
         store=store, users=users, max_append=options["max-append"],
         allow_insecure_auth=options["allow-insecure-auth"], tls_available=context is not None,
-        push=push.registry, extra_capabilities=(PUSH_CAPABILITY,),
+        push=push.registry, extra_capabilities=PUSH_CAPABILITIES,
     )
     top = service.MultiService()
     push.setServiceParent(top)

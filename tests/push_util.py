@@ -1,4 +1,4 @@
-"""Helpers for the PUSH-NOTIFY-HTTP tests (../shared/spec/PUSH-NOTIFY-HTTP.md).
+"""Helpers for the PUSH-NOTIFY-HTTP tests (the protocol is docs/push.md).
 
 - `HTTPReceiver`: a real HTTP/1.1 server on 127.0.0.1 (stdlib, in a thread) for
   process-level tests. It records every connection and every request (method,
@@ -7,7 +7,8 @@
 - `PushServer`: conftest's `ServerProcess` whose log is drained by a thread
   (so a chatty server never blocks on a full pipe) and can be waited on.
 - `IMAP`: a tiny raw-socket IMAP client that sends exact bytes (quoted
-  strings, synchronizing literals, LITERAL+) and reads responses whole.
+  strings, synchronizing literals, LITERAL+) and reads responses whole, with
+  PUT / WEBPUSH / VAPID / CANCEL / LIST helpers.
 - MTA-style delivery (tmp/ then rename into new/) and Maildir++ folder creation.
 
 Every wait has a deadline; nothing sleeps for a fixed time.
@@ -442,6 +443,29 @@ class IMAP:
         assert resp.status == "OK", resp
         return parse_push_list(resp.untagged)
 
+    def push_webpush(self, url: Union[bytes, str], p256dh: Union[bytes, str], auth: Union[bytes, str],
+                     payload: Union[bytes, str] = b"", literal: bool = False) -> Response:
+        parts = (url, p256dh, auth, payload)
+        args: list = [b"PUSH-NOTIFY-HTTP WEBPUSH"]
+        for part in parts:
+            args += [b" ", Literal(part) if literal else quote(part)]
+        return self.command(*args)
+
+    def push_vapid(self) -> str:
+        """The server's VAPID key from ``* PUSH-NOTIFY-HTTP VAPID <key>``."""
+        resp = self.command(b"PUSH-NOTIFY-HTTP VAPID")
+        assert resp.status == "OK", resp
+        [line] = resp.lines(b"PUSH-NOTIFY-HTTP VAPID")
+        key, pos = _parse_string(line, len(b"* PUSH-NOTIFY-HTTP VAPID "))
+        assert line[pos:] == b"\r\n", line
+        return key.decode("ascii")
+
+    def push_list_all(self) -> list[tuple]:
+        """Both kinds, in the server's order: ("PUT", url, payload) / ("WEBPUSH", url, p256dh, auth, payload)."""
+        resp = self.command(b"PUSH-NOTIFY-HTTP LIST")
+        assert resp.status == "OK", resp
+        return parse_push_list_all(resp.untagged)
+
     # -- IDLE ------------------------------------------------------------------------------
     def idle_start(self) -> bytes:
         tag = self.next_tag()
@@ -516,4 +540,22 @@ def parse_push_list(untagged: list[bytes]) -> list[tuple[bytes, bytes]]:
         payload, pos = _parse_string(resp, pos + 1)
         assert resp[pos:] == b"\r\n", f"trailing data in {resp!r}"
         out.append((url, payload))
+    return out
+
+
+def parse_push_list_all(untagged: list[bytes]) -> list[tuple]:
+    """PUT and WEBPUSH lines of a LIST, in order, as tuples of their words and strings."""
+    out = []
+    for resp in untagged:
+        upper = resp.upper()
+        for kind, count in ((b"PUT", 2), (b"WEBPUSH", 4)):
+            prefix = b"* PUSH-NOTIFY-HTTP " + kind + b" "
+            if upper.startswith(prefix):
+                values, pos = [], len(prefix) - 1
+                for _ in range(count):
+                    assert resp[pos:pos + 1] == b" ", resp
+                    value, pos = _parse_string(resp, pos + 1)
+                    values.append(value)
+                assert resp[pos:] == b"\r\n", f"trailing data in {resp!r}"
+                out.append((kind.decode(), *values))
     return out

@@ -1,6 +1,6 @@
 """PUSH-NOTIFY-HTTP=PUT against a real pushimapd process, over real TCP.
 
-The contract is ../shared/spec/PUSH-NOTIFY-HTTP.md. Every test starts its own
+The contract is docs/push.md. Every test starts its own
 server over a copy of a template Maildir root (users demo/demo and
 alice/alice, a few folders), registers push URLs over IMAP, delivers mail the
 way an MTA does (tmp/ then rename into new/, from another process) and

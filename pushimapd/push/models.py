@@ -1,4 +1,4 @@
-"""Push state in sqlite (peewee): registrations and fired-but-undelivered PUTs.
+"""Push state in sqlite (peewee): registrations, fired-but-undelivered requests, the VAPID key.
 
 A fire moves a user's registrations into `Delivery` rows in one transaction,
 so a crash (even kill -9) loses neither a registration nor a delivery that
@@ -41,4 +41,18 @@ class Delivery(BaseModel):
     auth = peewee.BlobField(null=True)
 
 
-MODELS.extend([Registration, Delivery])
+class VapidKey(BaseModel):
+    """The server's VAPID key pair (RFC 8292); the row with the highest id is current.
+
+    Kept in the database rather than a file beside it: the CLI and a running
+    server share it, a rotation replaces the key and drops the web push
+    registrations made for the old one in one transaction, and the server
+    notices a rotation by the row id.
+    """
+
+    private_der = peewee.BlobField()  # PKCS#8 DER, unencrypted (the database file is owner-only)
+    public_raw = peewee.BlobField()  # 65-octet uncompressed P-256 point
+    created_at = peewee.FloatField(default=time.time)
+
+
+MODELS.extend([Registration, Delivery, VapidKey])

@@ -1,4 +1,4 @@
-"""PUSH-NOTIFY-HTTP registrations: PUT, CANCEL, LIST and one-shot firing.
+"""PUSH-NOTIFY-HTTP registrations: PUT, WEBPUSH, CANCEL, LIST and one-shot firing.
 
 Calls are synchronous sqlite transactions on the reactor thread: each is a
 millisecond or less, and the contract wants the registration committed before
@@ -39,26 +39,33 @@ class PushRegistry:
         self.on_fired: Callable[[list[Delivery]], None] = lambda deliveries: None
         self.log_full_urls = False
         self.before_put: Callable[[], None] = lambda: None  # handle deliveries already made
+        self.vapid = None  # webpush.VapidKeys, for the VAPID command
 
-    def put(self, user: str, url: bytes, payload: bytes) -> None:
-        """Store or replace; raises InvalidRegistration, RefusedTarget, LimitReached."""
+    def put(self, user: str, url: bytes, payload: bytes, kind: str = "put", p256dh: Optional[bytes] = None,
+            auth: Optional[bytes] = None) -> None:
+        """Store or replace; raises InvalidRegistration, RefusedTarget, LimitReached.
+
+        The URL is the key whatever the kind: a WEBPUSH replaces a PUT of the
+        same URL and the other way round.
+        """
         self.policy.check_registration(url, payload)
         self.before_put()
+        fields = {"payload": payload, "kind": kind, "p256dh": p256dh, "auth": auth}
         with database.atomic():
             existing = Registration.get_or_none((Registration.user == user) & (Registration.url == url))
             now = time.time()
             if existing is None:
                 if Registration.select().where(Registration.user == user).count() >= self.limit:
                     raise LimitReached()
-                Registration.create(user=user, url=url, payload=payload, updated=next(self._sequence),
-                                    registered_at=now)
+                Registration.create(user=user, url=url, updated=next(self._sequence), registered_at=now, **fields)
             else:
-                existing.payload = payload
+                for name, value in fields.items():
+                    setattr(existing, name, value)
                 existing.updated = next(self._sequence)
                 existing.registered_at = now
                 existing.save()
             dropped = Delivery.delete().where((Delivery.user == user) & (Delivery.url == url)).execute()
-        log.info("push registration stored for {user}: {url}", user=user, url=redact(url),
+        log.info("push registration ({kind}) stored for {user}: {url}", kind=kind, user=user, url=redact(url),
                  replaced=existing is not None, dropped_retries=dropped)
         if self.log_full_urls:  # --debug only: push URLs carry secrets
             log.debug("push registration URL in full: {full_url}", full_url=url.decode("ascii", "replace"))
@@ -70,9 +77,9 @@ class PushRegistry:
             raise UnknownRegistration()
         log.info("push registration cancelled for {user}: {url}", user=user, url=redact(url))
 
-    def list(self, user: str) -> list[tuple[bytes, bytes]]:
-        rows = Registration.select().where(Registration.user == user).order_by(Registration.updated)
-        return [(bytes(r.url), bytes(r.payload)) for r in rows]
+    def list(self, user: str) -> list[Registration]:
+        """This user's pending registrations of every kind, in the order of their latest PUT/WEBPUSH."""
+        return list(Registration.select().where(Registration.user == user).order_by(Registration.updated))
 
     def pending_users(self) -> set[str]:
         return {r.user for r in Registration.select(Registration.user).distinct()}

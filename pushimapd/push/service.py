@@ -1,4 +1,4 @@
-"""Assembles push: watcher -> (live sessions, registry.fire) -> dispatcher."""
+"""Assembles push: watcher -> (live sessions, registry.fire) -> dispatcher (PUT and web push kinds)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .dispatcher import Dispatcher, RetrySettings
 from .policy import TargetPolicy
 from .registry import PushRegistry
 from .watcher import MaildirWatcher
+from .webpush import DEFAULT_TTL, VapidKeys, VapidSigner, WebPushKind, default_subject
 
 log = Logger()
 DEFAULT_QUIET: tuple[str, ...] = ()
@@ -27,13 +28,18 @@ def is_quiet(folder: str, junk_folders: list[str], extra: tuple[str, ...]) -> bo
 
 class PushService(service.Service):
     def __init__(self, reactor, store, root: str, policy: TargetPolicy, quiet=DEFAULT_QUIET,
-                 limit: int = 16, settings: RetrySettings = RetrySettings(), rescan_interval: float = 5.0):
+                 limit: int = 16, settings: RetrySettings = RetrySettings(), rescan_interval: float = 5.0,
+                 vapid_subject: Optional[str] = None, webpush_ttl: int = DEFAULT_TTL, webpush_urgency: str = "normal"):
         self.store = store
         self.quiet = tuple(quiet)
         self.registry = PushRegistry(policy, limit)
         self.dispatcher = Dispatcher(reactor, policy, settings)
         self.registry.on_put = self.dispatcher.cancel_url
         self.registry.on_fired = self.dispatcher.deliveries_fired
+        self.vapid = VapidKeys()
+        self.registry.vapid = self.vapid
+        signer = VapidSigner(self.vapid, vapid_subject or default_subject())
+        self.dispatcher.add_kind(WebPushKind(signer, webpush_ttl, webpush_urgency))
         self.watcher = MaildirWatcher(root, reactor, self.delivered, self.changed, rescan_interval)
         self.registry.before_put = self.watcher.drain
         store.is_watched = self.watcher.is_watched
@@ -69,6 +75,7 @@ class PushService(service.Service):
 
     def startService(self) -> None:
         super().startService()
+        self.vapid.ensure()  # made at first start, kept in the database from then on
         self.dispatcher.resume_all()
         self.watcher.start()
 
