@@ -26,6 +26,8 @@ MODELS: list = [User]
 
 def open_database(path: str) -> peewee.SqliteDatabase:
     from .push import models as _push_models  # noqa: F401  (registers the push tables)
+    from . import metadata_db as _metadata  # noqa: F401  (METADATA entries)
+    from .push import tokens as _tokens  # noqa: F401  (Delta Chat device tokens)
 
     db = peewee.SqliteDatabase(path, pragmas={"journal_mode": "wal", "synchronous": "normal",
                                               "busy_timeout": 5000, "foreign_keys": 1})

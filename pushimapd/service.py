@@ -20,10 +20,13 @@ from .auth import CredentialCache, UserDirectory
 from .core.session import ServerConfig, Session
 from .commands.push import CAPABILITY as PUSH_CAPABILITY
 from .db import open_database
+from .metadata_db import MetadataStore
+from .push.devicetoken import CAPABILITY as DEVICETOKEN_CAPABILITY, enable_device_tokens
 from .push.policy import TargetPolicy
 from .push.service import PushService
 from .sample import ensure_sample_users, resolve_paths
 from .storage.maildir.account import MailStore
+from .storage.metadata import CAPABILITIES as METADATA_CAPABILITIES
 
 log = Logger()
 AUTOLOGOUT_SECONDS = 31 * 60  # RFC 3501: at least 30 minutes
@@ -46,6 +49,10 @@ class Options(usage.Options):
         ["auth-cache-ttl", None, 600.0, "Seconds a verified password is remembered (0: never)", float],
         ["trusted-networks", None, "127.0.0.0/8,::1/128",
          "Comma-separated networks whose peers may log in without TLS ('none' for no network)"],
+        ["devicetoken-notifier", None, None,
+         "URL that Delta Chat device tokens are POSTed to on new mail (enables XDELTAPUSH)"],
+        ["metadata-comment", None, None, "Value of the server's METADATA entry /shared/comment"],
+        ["metadata-admin", None, None, "Value of the server's METADATA entry /shared/admin (a mailto: or other URI)"],
     ]
     optFlags = [
         ["push-allow-http", None, "Allow plain http:// push targets (test beds)"],
@@ -75,6 +82,12 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if bool(self["tls-cert"]) != bool(self["tls-key"]):
             raise usage.UsageError("--tls-cert and --tls-key go together")
+        if self["devicetoken-notifier"]:  # the same target policy as push URLs
+            policy = TargetPolicy(allow_http=self["push-allow-http"], allow_private=self["push-allow-private"])
+            try:
+                policy.check_registration(self["devicetoken-notifier"].encode("utf-8"), b"")
+            except ValueError as e:
+                raise usage.UsageError(f"--devicetoken-notifier: {e}") from None
 
 
 def parse_networks(text: str) -> tuple:
@@ -303,10 +316,15 @@ def makeService(options: Options) -> service.MultiService:
     quiet = tuple(f.strip() for f in options["push-quiet-folders"].split(",") if f.strip())
     push = PushService(reactor, store, root, policy, quiet=quiet, limit=options["push-limit"])
     push.registry.log_full_urls = bool(options["debug"])
+    capabilities = [PUSH_CAPABILITY, *METADATA_CAPABILITIES]
+    metadata = MetadataStore(comment=options["metadata-comment"], admin=options["metadata-admin"])
+    if options["devicetoken-notifier"]:
+        metadata.add_special(enable_device_tokens(push, options["devicetoken-notifier"].encode("utf-8")))
+        capabilities.append(DEVICETOKEN_CAPABILITY)
     config = ServerConfig(
         store=store, users=users, max_append=options["max-append"],
         allow_insecure_auth=options["allow-insecure-auth"], tls_available=context is not None,
-        push=push.registry, extra_capabilities=(PUSH_CAPABILITY,),
+        push=push.registry, extra_capabilities=tuple(capabilities), metadata=metadata,
     )
     top = service.MultiService()
     push.setServiceParent(top)
