@@ -21,7 +21,7 @@ from .core.session import ServerConfig, Session
 from .commands.push import CAPABILITY as PUSH_CAPABILITY
 from .db import open_database
 from .metadata_db import MetadataStore
-from .push.devicetoken import CAPABILITY as DEVICETOKEN_CAPABILITY, enable_device_tokens
+from .push.devicetoken import CAPABILITY as DEVICETOKEN_CAPABILITY, setup_device_tokens
 from .push.policy import TargetPolicy
 from .push.service import PushService
 from .sample import ensure_sample_users, resolve_paths
@@ -318,8 +318,9 @@ def makeService(options: Options) -> service.MultiService:
     push.registry.log_full_urls = bool(options["debug"])
     capabilities = [PUSH_CAPABILITY, *METADATA_CAPABILITIES]
     metadata = MetadataStore(comment=options["metadata-comment"], admin=options["metadata-admin"])
-    if options["devicetoken-notifier"]:
-        metadata.add_special(enable_device_tokens(push, options["devicetoken-notifier"].encode("utf-8")))
+    device_tokens = setup_device_tokens(push, options["devicetoken-notifier"])
+    if device_tokens is not None:
+        metadata.add_special(device_tokens)
         capabilities.append(DEVICETOKEN_CAPABILITY)
     config = ServerConfig(
         store=store, users=users, max_append=options["max-append"],

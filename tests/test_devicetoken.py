@@ -47,12 +47,13 @@ def receiver():
 def start(template, tmp_path, receiver):
     started: list[PushServer] = []
 
-    def start_server(root: str | None = None, extra=()) -> PushServer:
+    def start_server(root: str | None = None, extra=(), notifier: bool = True) -> PushServer:
         if root is None:
             root = str(tmp_path / f"mail{len(started)}")
             shutil.copytree(template, root, symlinks=True)
-        args = ["--devicetoken-notifier", receiver.url(PATH), "--push-allow-http", "--push-allow-private",
-                "--sync-interval", "3600", *extra]
+        args = ["--push-allow-http", "--push-allow-private", "--sync-interval", "3600", *extra]
+        if notifier:
+            args += ["--devicetoken-notifier", receiver.url(PATH)]
         srv = PushServer(root, extra_args=args, users=USERS).start()
         started.append(srv)
         return srv
@@ -277,6 +278,24 @@ def test_kill_9_mid_retry_resumes(start, receiver):
     assert got[1].body == b"durable-token" and got[1].status == 200
     srv2.wait_log(rb"for demo: delivered")
     assert deliveries_in_flight(srv.root) == 0
+
+
+def test_pending_notifications_are_dropped_when_the_notifier_is_turned_off(start, receiver):
+    srv = start()
+    receiver.script(PATH, [(503, {"Retry-After": "30"})])
+    with login(srv) as c:
+        ok(set_token(c, "orphan-token"))
+    mta_deliver(srv.root, "demo")
+    receiver.wait_for(1, path=PATH)
+    srv.wait_log(rb"retry in 30\.0s")
+    srv.stop(signal.SIGKILL)
+    assert deliveries_in_flight(srv.root) == 1
+    srv2 = start(root=srv.root, notifier=False)
+    srv2.wait_log(rb"device tokens are off: dropped 1 pending notification")
+    assert deliveries_in_flight(srv.root) == 0
+    with login(srv2) as c:
+        assert b"XDELTAPUSH" not in c.command(b"CAPABILITY").untagged[0]
+        assert shown_token(c) is None  # now a plain entry, and none was stored as one
 
 
 def test_token_expires_after_90_days(srv, receiver):

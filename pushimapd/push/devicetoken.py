@@ -107,9 +107,21 @@ class DeviceTokenNotifier:
         return rows
 
 
-def enable_device_tokens(push_service, url: bytes, tokens: Optional[DeviceTokens] = None) -> DeviceTokenEntry:
-    """Wire device tokens into a `PushService`; returns the METADATA entry to register."""
+def setup_device_tokens(push_service, url: Optional[str],
+                        tokens: Optional[DeviceTokens] = None) -> Optional[DeviceTokenEntry]:
+    """Wire device tokens into a `PushService` when a notifier URL is configured;
+    returns the METADATA entry to register (None when the feature is off).
+
+    Off, any notification still pending from an earlier run with a notifier
+    is dropped: the operator turned the feature off, and sending it as
+    another kind would be wrong.
+    """
+    if not url:
+        dropped = Delivery.delete().where(Delivery.kind == DeviceTokenKind.name).execute()
+        if dropped:
+            log.info("device tokens are off: dropped {count} pending notification(s)", count=dropped)
+        return None
     tokens = tokens or DeviceTokens()
     push_service.dispatcher.add_kind(DeviceTokenKind(tokens))
-    push_service.triggers.append(DeviceTokenNotifier(url, tokens, push_service.dispatcher).fire)
+    push_service.triggers.append(DeviceTokenNotifier(url.encode("utf-8"), tokens, push_service.dispatcher).fire)
     return DeviceTokenEntry(tokens)
