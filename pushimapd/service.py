@@ -316,17 +316,18 @@ def makeService(options: Options) -> service.MultiService:
     quiet = tuple(f.strip() for f in options["push-quiet-folders"].split(",") if f.strip())
     push = PushService(reactor, store, root, policy, quiet=quiet, limit=options["push-limit"])
     push.registry.log_full_urls = bool(options["debug"])
-    capabilities = [PUSH_CAPABILITY, *METADATA_CAPABILITIES]
-    metadata = MetadataStore(comment=options["metadata-comment"], admin=options["metadata-admin"])
-    device_tokens = setup_device_tokens(push, options["devicetoken-notifier"])
-    if device_tokens is not None:
-        metadata.add_special(device_tokens)
-        capabilities.append(DEVICETOKEN_CAPABILITY)
     config = ServerConfig(
         store=store, users=users, max_append=options["max-append"],
         allow_insecure_auth=options["allow-insecure-auth"], tls_available=context is not None,
-        push=push.registry, extra_capabilities=tuple(capabilities), metadata=metadata,
+        push=push.registry, extra_capabilities=(PUSH_CAPABILITY,),
     )
+    # METADATA (RFC 5464), and Delta Chat's device tokens through it (XDELTAPUSH)
+    config.metadata = MetadataStore(comment=options["metadata-comment"], admin=options["metadata-admin"])
+    config.extra_capabilities = (*config.extra_capabilities, *METADATA_CAPABILITIES)
+    device_tokens = setup_device_tokens(push, options["devicetoken-notifier"])
+    if device_tokens is not None:
+        config.metadata.add_special(device_tokens)
+        config.extra_capabilities = (*config.extra_capabilities, DEVICETOKEN_CAPABILITY)
     top = service.MultiService()
     push.setServiceParent(top)
     factory = IMAPFactory(config, users, context, trace=options["trace"],
