@@ -67,7 +67,12 @@ def cmd_user(args) -> None:
             print(f"password of {args.name} changed")
         elif args.action == "del":
             users.delete(args.name)
-            print(f"user {args.name} deleted (the Maildir was left in place)")
+            from .metadata_db import forget_user as forget_metadata
+            from .push.tokens import forget_user as forget_tokens
+
+            entries, tokens = forget_metadata(args.name), forget_tokens(args.name)
+            print(f"user {args.name} deleted with {entries} METADATA entries and {tokens} device tokens "
+                  "(the Maildir was left in place)")
     except UserError as e:
         raise CommandFailed(str(e)) from None
 
@@ -130,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     push_sub = push.add_subparsers(dest="action", required=True)
     p = push_sub.add_parser("list", parents=[common])
     p.add_argument("name", nargs="?")
-    p.add_argument("--show-urls", action="store_true", help="print URLs in full (they carry secrets)")
+    p.add_argument("--show-urls", action="store_true",
+                   help="print URLs and device tokens in full (they carry secrets)")
     p.set_defaults(func=cmd_push)
     p = push_sub.add_parser("vapid", parents=[common], help="print the VAPID public key (base64url) for web push")
     p.add_argument("--rotate", action="store_true",

@@ -20,10 +20,13 @@ from .auth import CredentialCache, UserDirectory
 from .core.session import ServerConfig, Session
 from .commands.push import CAPABILITIES as PUSH_CAPABILITIES
 from .db import open_database
+from .metadata_db import MetadataStore
+from .push.devicetoken import CAPABILITY as DEVICETOKEN_CAPABILITY, setup_device_tokens
 from .push.policy import TargetPolicy
 from .push.service import PushService
 from .sample import ensure_sample_users, resolve_paths
 from .storage.maildir.account import MailStore
+from .storage.metadata import CAPABILITIES as METADATA_CAPABILITIES
 
 log = Logger()
 AUTOLOGOUT_SECONDS = 31 * 60  # RFC 3501: at least 30 minutes
@@ -50,6 +53,10 @@ class Options(usage.Options):
         ["auth-cache-ttl", None, 600.0, "Seconds a verified password is remembered (0: never)", float],
         ["trusted-networks", None, "127.0.0.0/8,::1/128",
          "Comma-separated networks whose peers may log in without TLS ('none' for no network)"],
+        ["devicetoken-notifier", None, None,
+         "URL that Delta Chat device tokens are POSTed to on new mail (enables XDELTAPUSH)"],
+        ["metadata-comment", None, None, "Value of the server's METADATA entry /shared/comment"],
+        ["metadata-admin", None, None, "Value of the server's METADATA entry /shared/admin (a mailto: or other URI)"],
     ]
     optFlags = [
         ["push-allow-http", None, "Allow plain http:// push targets (test beds)"],
@@ -90,6 +97,12 @@ class Options(usage.Options):
             raise usage.UsageError("--webpush-ttl must not be negative")
         if self["webpush-urgency"] not in URGENCIES:
             raise usage.UsageError(f"--webpush-urgency must be one of {', '.join(URGENCIES)}")
+        if self["devicetoken-notifier"]:  # the same target policy as push URLs
+            policy = TargetPolicy(allow_http=self["push-allow-http"], allow_private=self["push-allow-private"])
+            try:
+                policy.check_registration(self["devicetoken-notifier"].encode("utf-8"), b"")
+            except ValueError as e:
+                raise usage.UsageError(f"--devicetoken-notifier: {e}") from None
 
 
 def parse_networks(text: str) -> tuple:
@@ -325,6 +338,13 @@ def makeService(options: Options) -> service.MultiService:
         allow_insecure_auth=options["allow-insecure-auth"], tls_available=context is not None,
         push=push.registry, extra_capabilities=PUSH_CAPABILITIES,
     )
+    # METADATA (RFC 5464), and Delta Chat's device tokens through it (XDELTAPUSH)
+    config.metadata = MetadataStore(comment=options["metadata-comment"], admin=options["metadata-admin"])
+    config.extra_capabilities = (*config.extra_capabilities, *METADATA_CAPABILITIES)
+    device_tokens = setup_device_tokens(push, options["devicetoken-notifier"])
+    if device_tokens is not None:
+        config.metadata.add_special(device_tokens)
+        config.extra_capabilities = (*config.extra_capabilities, DEVICETOKEN_CAPABILITY)
     top = service.MultiService()
     push.setServiceParent(top)
     factory = IMAPFactory(config, users, context, trace=options["trace"],

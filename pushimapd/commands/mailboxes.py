@@ -117,21 +117,30 @@ def _create_args(cursor):
 @command("CREATE", AUTH, _create_args)
 @mailbox_errors_are_no
 def create(session, cmd):
-    session.account.create(mailbox_name(cmd.args[0]), use=cmd.args[1])
+    name = mailbox_name(cmd.args[0])
+    session.account.create(name, use=cmd.args[1])
+    if session.config.metadata is not None:  # entries a folder removed by another program left behind
+        session.config.metadata.forget_mailbox(session.user, normalize_name(name.rstrip(SEPARATOR)))
     return OK("CREATE completed")
 
 
 @command("DELETE", AUTH, _one_mailbox)
 @mailbox_errors_are_no
 def delete(session, cmd):
-    session.account.delete(mailbox_name(cmd.args[0]))
+    name = mailbox_name(cmd.args[0])
+    session.account.delete(name)
+    if session.config.metadata is not None:  # METADATA entries go with their mailbox
+        session.config.metadata.forget_mailbox(session.user, normalize_name(name))
     return OK("DELETE completed")
 
 
 @command("RENAME", AUTH, _two_mailboxes)
 @mailbox_errors_are_no
 def rename(session, cmd):
-    session.account.rename(mailbox_name(cmd.args[0]), mailbox_name(cmd.args[1]))
+    old, new = mailbox_name(cmd.args[0]), mailbox_name(cmd.args[1])
+    session.account.rename(old, new)
+    if session.config.metadata is not None:  # METADATA entries follow the mailbox and its children
+        session.config.metadata.rename_mailbox(session.user, normalize_name(old), normalize_name(new))
     return OK("RENAME completed")
 
 

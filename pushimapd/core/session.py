@@ -53,6 +53,7 @@ class ServerConfig:
     allow_insecure_auth: bool = False  # plaintext auth on non-TLS non-loopback links
     tls_available: bool = False
     push: Any = None  # push registry, when push is enabled
+    metadata: Any = None  # METADATA store (metadata_db.MetadataStore), when enabled
     quiet_folders: tuple = ("Junk", "Spam")
     extra_capabilities: tuple = ()
 
@@ -75,7 +76,8 @@ class Session:
         self.user: Optional[str] = None
         self.account = None
         self.selected: Optional[SelectedView] = None
-        self.reader = rd.CommandReader(self._literal_limit, precheck=self._before_literal)
+        self.reader = rd.CommandReader(self._literal_limit, precheck=self._before_literal,
+                                       oversize=self._oversize_literal)
         self.enabled: set[str] = set()
         self.pending: Optional[Action] = None
         self.on_output: Callable[[], None] = lambda: None
@@ -140,7 +142,16 @@ class Session:
         return " ".join(caps)
 
     def _literal_limit(self, name: str) -> int:
+        if name == "SETMETADATA" and self.config.metadata is not None:
+            return max(SMALL_LITERAL, self.config.metadata.limits.max_value_size)
         return self.config.max_append if name == "APPEND" else SMALL_LITERAL
+
+    def _oversize_literal(self, name: str):
+        """RFC 5464: a value over the limit is ``NO [METADATA MAXSIZE n]``, before ``+``."""
+        if name == "SETMETADATA" and self.config.metadata is not None:
+            limit = self.config.metadata.limits.max_value_size
+            return ("NO", f"[METADATA MAXSIZE {limit}] Values are limited to {limit} octets")
+        return None
 
     def _before_literal(self, tag: str, name: str, first_line: bytes):
         """Refuse before ``+``: wrong state, or APPEND to a mailbox that is missing."""

@@ -38,9 +38,32 @@ def print_deliveries(user: Optional[str], show: Callable[[bytes], str]) -> None:
               f"\tnext try in {wait:.1f}s{error}")
 
 
-# One printer per section, in order. Device tokens (METADATA /private/devicetoken)
-# get their own section here, after the deliveries, when they are built.
-SECTIONS: list[Callable[[Optional[str], Callable[[bytes], str]], None]] = [print_registrations, print_deliveries]
+# -- Delta Chat device tokens (XDELTAPUSH) ------------------------------------------
+def _token_shown(token: bytes, show_secrets: bool) -> str:
+    """Tokens are secrets: by default only their size and a short fingerprint."""
+    if show_secrets:
+        return token.decode("ascii", "backslashreplace")
+    import hashlib
+
+    return f"[redacted {len(token)} bytes, sha256 {hashlib.sha256(token).hexdigest()[:12]}]"
+
+
+def print_device_tokens(user: Optional[str], show_secrets: bool = False) -> None:
+    from .tokens import TOKEN_LIFETIME, token_summary
+
+    tokens = token_summary(user)
+    print(f"device tokens: {len(tokens)}")
+    now = time.time()
+    for t in tokens:
+        state = "expired" if t.refreshed_at + TOKEN_LIFETIME < now else f"expires {_when(t.refreshed_at + TOKEN_LIFETIME)}"
+        print(f"  {t.user}\t{_token_shown(bytes(t.token), show_secrets)}\trefreshed {_when(t.refreshed_at)}\t{state}")
+
+
+# One printer per section, in order: registrations, deliveries, device tokens.
+SECTIONS: list[Callable[[Optional[str], Callable[[bytes], str]], None]] = [
+    print_registrations, print_deliveries,
+    lambda user, show: print_device_tokens(user, show_secrets=show is not redact),
+]
 
 
 def print_push_list(user: Optional[str], show_secrets: bool = False) -> None:

@@ -45,6 +45,9 @@ class PushService(service.Service):
         store.is_watched = self.watcher.is_watched
         store.drain_changes = self.watcher.drain
         self.root = root
+        # further pushes a delivery fires besides the registrations, each
+        # called as trigger(user, folder, delivered_at) (Delta Chat device tokens)
+        self.triggers: list = []
 
     def _sync_open_mailbox(self, user: str, folder: str, names=None, delivered=None) -> None:
         """Bring a loaded folder up to date with what inotify reported."""
@@ -69,6 +72,8 @@ class PushService(service.Service):
             log.info("delivery for {user} into quiet folder {folder}: no push", user=user, folder=folder)
             return
         self.registry.fire(user, folder, delivered_at)
+        for trigger in self.triggers:
+            trigger(user, folder, delivered_at)
 
     def changed(self, user: str, folder: str, names=None) -> None:
         self._sync_open_mailbox(user, folder, names)

@@ -85,10 +85,14 @@ class CommandReader:
         max_line: int = 65536,
         max_command: int = 1 << 20,
         precheck: Optional[Callable[[str, str, bytes], Optional[tuple[str, str]]]] = None,
+        oversize: Optional[Callable[[str], Optional[tuple[str, str]]]] = None,
     ):
         # precheck(tag, command, first line) may refuse a command before its
         # first literal is accepted: (status, text), e.g. APPEND to a missing mailbox
         self.precheck = precheck
+        # oversize(command) may give the (status, text) refusing a literal
+        # over the limit, e.g. NO [METADATA MAXSIZE n] for SETMETADATA
+        self.oversize = oversize
         self._buffer = bytearray()
         self._parts: list[bytes] = []  # completed pieces of the current command
         self._command_size = 0
@@ -214,6 +218,8 @@ class CommandReader:
             self._reset_command()
             status, text = ("NO", "[TOOBIG] Literal too large") if name == "APPEND" else (
                 "BAD", "Literal too large for this command")
+            if self.oversize is not None:
+                status, text = self.oversize(name) or (status, text)
             if plus:
                 if size > 2 * max(limit, self.literal_limit("APPEND")):
                     return Rejected(tag, status, text, fatal=True)
