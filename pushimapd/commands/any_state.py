@@ -161,10 +161,22 @@ def _enable_args(cursor):
     return tuple(caps)
 
 
+ENABLEABLE = {"CONDSTORE", "QRESYNC"}
+
+
 @command("ENABLE", AUTH, _enable_args)
 def enable(session, cmd):
-    known = set()  # no ENABLE-able extension is implemented yet (no CONDSTORE/UTF8=ACCEPT)
-    newly = [c for c in cmd.args if c in known and c not in session.enabled]
-    session.enabled.update(newly)
+    """RFC 5161: ``* ENABLED`` lists what this command newly switched on.
+    QRESYNC implies CONDSTORE (RFC 7162 3.2.3)."""
+    newly = []
+    for capability in cmd.args:
+        if capability in ENABLEABLE and capability not in session.enabled and capability not in newly:
+            newly.append(capability)
+    for capability in newly:
+        if capability in ("CONDSTORE", "QRESYNC"):
+            from .resync import enable_condstore
+
+            enable_condstore(session)
+        session.enabled.add(capability)
     session.untagged(b"ENABLED" + b"".join(b" " + c.encode() for c in newly))
     return OK("ENABLE completed")

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 from ..core.dispatch import BAD, NO, OK, SELECT_ONLY, Result, command
+from ..wire import serializer as ser
 from .fetch import InvalidSet, resolve_set
 from .mailboxes import open_target
 
 
 def uid_set_text(uids: list[int]) -> str:
     """1,2,3,7 -> "1:3,7" (order kept, runs folded)."""
-    out = []
-    start = prev = None
-    for uid in uids:
-        if prev is not None and uid == prev + 1:
-            prev = uid
-            continue
-        if start is not None:
-            out.append(f"{start}:{prev}" if start != prev else str(start))
-        start = prev = uid
-    if start is not None:
-        out.append(f"{start}:{prev}" if start != prev else str(start))
-    return ",".join(out)
+    return ser.number_set(uids).decode()
 
 
 def copyuid(target, uids: list[int], created: list[int]) -> str:

@@ -10,6 +10,7 @@ from ..core.dispatch import BAD, OK, SELECT_ONLY, command
 from ..wire import serializer as ser
 from ..wire.grammar import FetchItem, ParseError, SequenceSet
 from ..wire.parser import fetch_attributes
+from . import resync
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _MONTH_BYTES = [m.encode() for m in _MONTHS]
@@ -51,10 +52,35 @@ def _fetch_args(cursor):
     seqset = cursor.sequence_set()
     cursor.sp()
     items = fetch_attributes(cursor)
+    modifiers: dict = {}
     if not cursor.at_end():
         cursor.sp()
-        raise ParseError("FETCH modifiers are not supported")
-    return (seqset, items)
+        modifiers = _fetch_modifiers(cursor)
+    return (seqset, items, modifiers)
+
+
+def _fetch_modifiers(cursor) -> dict:
+    """``(CHANGEDSINCE n [VANISHED])`` (RFC 7162)."""
+    modifiers: dict = {}
+    cursor.expect(b"(", "Expected '(' before FETCH modifiers")
+    while not cursor.try_(b")"):
+        if modifiers:
+            cursor.sp()
+        name = cursor.atom().upper()
+        if name in modifiers:
+            raise ParseError(f"FETCH modifier {name} given twice")
+        if name == "CHANGEDSINCE":
+            cursor.sp()
+            modifiers[name] = cursor.mod_sequence()
+        elif name == "VANISHED":
+            modifiers[name] = True
+        else:
+            raise ParseError(f"Unknown FETCH modifier {name}")
+    if not modifiers:
+        raise ParseError("Empty FETCH modifier list")
+    if "VANISHED" in modifiers and "CHANGEDSINCE" not in modifiers:
+        raise ParseError("VANISHED needs CHANGEDSINCE")
+    return modifiers
 
 
 def _body_value(msg, item: FetchItem) -> tuple[bytes, bytes]:
@@ -78,6 +104,8 @@ def render_item(session, uid: int, item: FetchItem) -> bytes:
     name = item.name
     if name == "UID":
         return b"UID %d" % uid
+    if name == "MODSEQ":
+        return b"MODSEQ (%d)" % mailbox.modseq(uid)
     if name == "FLAGS":
         return b"FLAGS " + session.selected.flags_of(uid)
     if name == "INTERNALDATE":
@@ -108,6 +136,9 @@ def _fast_renderer(view, item: FetchItem):
     mailbox = view.mailbox
     if item.name == "UID":
         return lambda uid: b"UID %d" % uid
+    if item.name == "MODSEQ":
+        modseq = mailbox.modseq
+        return lambda uid: b"MODSEQ (%d)" % modseq(uid)
     if item.name == "FLAGS":
         recent, flags = view.recent, mailbox.flags
         return lambda uid: b"FLAGS " + flag_list_bytes(flags(uid), uid in recent)
@@ -135,17 +166,33 @@ def sets_seen(item: FetchItem) -> bool:
 
 @command("FETCH", SELECT_ONLY, _fetch_args, expunge_ok=False)
 def fetch(session, cmd):
-    seqset, items = cmd.args
+    seqset, items, modifiers = cmd.args
     view = session.selected
     mailbox = view.mailbox
-    if cmd.uid and not any(i.name == "UID" for i in items):
+    if "VANISHED" in modifiers and not (cmd.uid and resync.QRESYNC in session.enabled):
+        return BAD("VANISHED needs UID FETCH and ENABLE QRESYNC")
+    names = {i.name for i in items}
+    if "MODSEQ" in names or "CHANGEDSINCE" in modifiers:
+        resync.enable_condstore(session)
+    if cmd.uid and "UID" not in names:
         items = [FetchItem("UID")] + list(items)
+    if resync.CONDSTORE in session.enabled and "MODSEQ" not in names and (
+            "FLAGS" in names or "CHANGEDSINCE" in modifiers):
+        items = list(items) + [FetchItem("MODSEQ")]  # RFC 7162 3.1.4.1 / 3.1.3
     try:
         targets = resolve_set(view, seqset, cmd.uid)
     except InvalidSet as e:
         return BAD(str(e))
     if any(i.name.startswith("BINARY") for i in items):
         return BAD("BINARY is not supported")
+    if "CHANGEDSINCE" in modifiers:
+        since = modifiers["CHANGEDSINCE"]
+        if "VANISHED" in modifiers:
+            gone = resync.vanished_earlier(mailbox, since, seqset)
+            if gone:
+                session.untagged(b"VANISHED (EARLIER) " + ser.number_set(gone))
+        changed = set(mailbox.changed_since(since))
+        targets = [(s, u) for s, u in targets if u in changed]
     mark_seen = view.read_write and any(sets_seen(i) for i in items)
     renderers = [_fast_renderer(view, item) or _slow_renderer(session, item) for item in items]
     expunged, out = view.is_expunged, []
@@ -158,10 +205,12 @@ def fetch(session, cmd):
             continue  # deleted by another program while we read it
         if mark_seen and "\\Seen" not in mailbox.flags(uid):
             mailbox.store_flags([uid], ["\\Seen"], "+", origin=view)
-            if not any(i.name == "FLAGS" for i in items):
-                parts.append(render_item(session, uid, FetchItem("FLAGS")))
-            else:
-                parts = [render_item(session, uid, i) if i.name == "FLAGS" else p for i, p in zip(items, parts)]
+            parts = [render_item(session, uid, i) if i.name in ("FLAGS", "MODSEQ") else p
+                     for i, p in zip(items, parts)]
+            for extra in ("FLAGS", "MODSEQ"):
+                if not any(i.name == extra for i in items) and (
+                        extra == "FLAGS" or resync.CONDSTORE in session.enabled):
+                    parts.append(render_item(session, uid, FetchItem(extra)))
         out.append(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
         if len(out) >= 256:
             session.send_raw(b"".join(out))

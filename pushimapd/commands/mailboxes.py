@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 
-from ..core.dispatch import AUTH, NO, OK, command
+from ..core.dispatch import AUTH, BAD, NO, OK, command
+from . import resync
 from ..storage.names import SEPARATOR, MailboxError, normalize_name
 from ..wire import serializer as ser
 from ..wire.grammar import ParseError
@@ -62,17 +63,26 @@ def _two_mailboxes(cursor):
 def _select_args(cursor):
     cursor.sp()
     name = cursor.mailbox()
+    params: dict = {}
     if not cursor.at_end():
-        raise ParseError("SELECT parameters are not supported")
-    return (name,)
+        cursor.sp()
+        params = resync.select_params(cursor)
+    return (name, params)
 
 
 def _open_mailbox(session, cmd, read_write: bool):
+    name, params = cmd.args
+    if resync.QRESYNC in params and resync.QRESYNC not in session.enabled:
+        return BAD("QRESYNC must be enabled (ENABLE QRESYNC) before SELECT (QRESYNC ...)")
+    if session.selected is not None and session.enabled & {resync.QRESYNC, "IMAP4REV2"}:
+        session.untagged(b"OK [CLOSED] Previous mailbox closed")
     session.unselect()
     try:
-        mailbox = session.account.open(mailbox_name(cmd.args[0]))
+        mailbox = session.account.open(mailbox_name(name))
     except MailboxError as e:
         return failure(e)
+    if params:
+        session.enabled.add(resync.CONDSTORE)  # told below with the other SELECT responses
     mailbox.sync()
     view = session.select(mailbox, read_write)
     flags = ser.flag_list(mailbox.defined_flags())
@@ -81,12 +91,15 @@ def _open_mailbox(session, cmd, read_write: bool):
     session.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] Flags permitted")
     session.untagged(b"%d EXISTS" % view.exists)
     session.untagged(b"%d RECENT" % len(view.recent))
-    for seq, uid in enumerate(view.uids, 1):
-        if "\\Seen" not in mailbox.flags(uid):
-            session.untagged(b"OK [UNSEEN %d] First unseen" % seq)
-            break
+    unseen = mailbox.match_flags(lambda flags: "\\Seen" not in flags)
+    if unseen:
+        session.untagged(b"OK [UNSEEN %d] First unseen" % (unseen[0] + 1))
     session.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % mailbox.uidvalidity)
     session.untagged(b"OK [UIDNEXT %d] Predicted next UID" % mailbox.uidnext)
+    if resync.CONDSTORE in session.enabled:
+        session.untagged(b"OK [HIGHESTMODSEQ %d] Highest" % mailbox.highestmodseq)
+    if resync.QRESYNC in params:
+        resync.qresync_after_select(session, view, params[resync.QRESYNC])
     mode = "READ-WRITE" if read_write else "READ-ONLY"
     return OK(f"{cmd.name} completed", mode)
 
@@ -282,7 +295,7 @@ def lsub(session, cmd):
 
 
 # -- STATUS ----------------------------------------------------------------------
-STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
+STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ")
 
 
 def _status_args(cursor):
@@ -308,12 +321,15 @@ def status(session, cmd):
         return failure(e)
     if session.selected is None or session.selected.mailbox is not mailbox:
         mailbox.sync()
+    if "HIGHESTMODSEQ" in items:
+        resync.enable_condstore(session)  # a CONDSTORE-enabling command (RFC 7162 3.1)
     values = {
         "MESSAGES": lambda: len(mailbox.uids),
         "RECENT": lambda: mailbox.recent_count(),
         "UIDNEXT": lambda: mailbox.uidnext,
         "UIDVALIDITY": lambda: mailbox.uidvalidity,
-        "UNSEEN": lambda: sum(1 for u in mailbox.uids if "\\Seen" not in mailbox.flags(u)),
+        "UNSEEN": lambda: len(mailbox.match_flags(lambda flags: "\\Seen" not in flags)),
+        "HIGHESTMODSEQ": lambda: mailbox.highestmodseq,
     }
     body = b" ".join(b"%s %d" % (item.encode(), values[item]()) for item in items)
     session.untagged(b"STATUS " + ser.string(normalize_name(name)) + b" (" + body + b")")

@@ -9,7 +9,8 @@ from ..storage.mime import ParsedMessage
 from ..storage.search import MessageFacts, depends_on_flags_only, matches
 from ..wire.grammar import ParseError
 from ..wire.parser import search_arguments
-from .copy import uid_set_text
+from ..wire import serializer as ser
+from . import resync
 
 RETURN_OPTIONS = {"MIN", "MAX", "COUNT", "ALL"}
 
@@ -31,6 +32,7 @@ class _Source:
         self.mailbox = mailbox
         self.uids = uids
         self.size = mailbox.size
+        self.modseq = mailbox.modseq
         self.internal_date = mailbox.internal_date
         self.message = mailbox.message
         self.header_block = mailbox.header_block
@@ -89,13 +91,33 @@ def search_view(view, keys) -> list[tuple[int, int]]:
     return found
 
 
+def uses_modseq(keys) -> bool:
+    """Does the search involve MODSEQ anywhere (RFC 7162 3.1.5)?"""
+    for key in keys:
+        if key.name == "MODSEQ":
+            return True
+        if key.name == "AND" and uses_modseq(key.args[0]):
+            return True
+        if key.name in ("NOT", "OR") and uses_modseq(key.args):
+            return True
+    return False
+
+
 @command("SEARCH", SELECT_ONLY, _search_args, expunge_ok=False)
 def search(session, cmd):
     returns, _charset, keys = cmd.args
+    with_modseq = uses_modseq(keys)
+    if with_modseq:
+        resync.enable_condstore(session)
     hits = search_view(session.selected, keys)
     numbers = [uid if cmd.uid else seq for seq, uid in hits]
+    highest = None
+    if with_modseq and hits:  # the highest modseq of the messages found
+        modseq = session.selected.mailbox.modseq
+        highest = max(modseq(uid) for _, uid in hits)
     if returns is None:
-        session.untagged(b"SEARCH" + b"".join(b" %d" % n for n in numbers))
+        tail = b" (MODSEQ %d)" % highest if highest is not None else b""
+        session.untagged(b"SEARCH" + b"".join(b" %d" % n for n in numbers) + tail)
         return OK("SEARCH completed")
     wanted = set(returns) or {"ALL"}
     parts = [b'(TAG "' + cmd.tag.encode() + b'")']
@@ -107,8 +129,10 @@ def search(session, cmd):
         if "MAX" in wanted:
             parts.append(b"MAX %d" % max(numbers))
         if "ALL" in wanted:
-            parts.append(b"ALL " + uid_set_text(sorted(numbers)).encode())
+            parts.append(b"ALL " + ser.number_set(sorted(numbers)))
     if "COUNT" in wanted:
         parts.append(b"COUNT %d" % len(numbers))
+    if highest is not None:
+        parts.append(b"MODSEQ %d" % highest)
     session.untagged(b"ESEARCH " + b" ".join(parts))
     return OK("SEARCH completed")

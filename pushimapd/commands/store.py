@@ -6,8 +6,9 @@ import re
 
 from ..core.dispatch import BAD, NO, OK, SELECT_ONLY, command
 from ..wire.grammar import ParseError
-from .fetch import InvalidSet, render_item, resolve_set
-from ..wire.grammar import FetchItem
+from ..wire import serializer as ser
+from . import resync
+from .fetch import InvalidSet, resolve_set
 
 _STORE_ITEM = re.compile(rb"([+-]?)FLAGS(\.SILENT)?", re.I)
 
@@ -16,8 +17,14 @@ def _store_args(cursor):
     cursor.sp()
     seqset = cursor.sequence_set()
     cursor.sp()
+    unchanged_since = None
     if cursor.peek() == b"(":
-        raise ParseError("STORE modifiers are not supported")
+        cursor.pos += 1
+        if not cursor.try_(b"UNCHANGEDSINCE "):
+            raise ParseError("The only STORE modifier is UNCHANGEDSINCE")
+        unchanged_since = cursor.mod_sequence()
+        cursor.expect(b")", "Expected ')' after the STORE modifier")
+        cursor.sp()
     m = _STORE_ITEM.match(cursor.data, cursor.pos)
     if not m:
         raise ParseError("Expected FLAGS, +FLAGS or -FLAGS")
@@ -35,15 +42,17 @@ def _store_args(cursor):
                 "\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")):
             raise ParseError(f"Cannot store the flag {flag}")
     mode = m.group(1).decode() or "="
-    return (seqset, mode, bool(m.group(2)), tuple(flags))
+    return (seqset, mode, bool(m.group(2)), tuple(flags), unchanged_since)
 
 
 @command("STORE", SELECT_ONLY, _store_args, expunge_ok=False)
 def store(session, cmd):
-    seqset, mode, silent, flags = cmd.args
+    seqset, mode, silent, flags, unchanged_since = cmd.args
     view = session.selected
     if not view.read_write:
         return NO("Mailbox is read-only", "READ-ONLY")
+    if unchanged_since is not None:
+        resync.enable_condstore(session)
     try:
         targets = resolve_set(view, seqset, cmd.uid)
     except InvalidSet as e:
@@ -52,13 +61,21 @@ def store(session, cmd):
     if not mailbox.can_store_keywords([f for f in flags if not f.startswith("\\")]):
         return NO("Too many keywords in this mailbox", "LIMIT")
     live = [(s, u) for s, u in targets if not view.is_expunged(u) and u in mailbox]
-    mailbox.store_flags([u for _, u in live], flags, mode, origin=view)
-    if not silent:
-        for seq, uid in live:
-            parts = [render_item(session, uid, FetchItem("FLAGS"))]
-            if cmd.uid:
-                parts.insert(0, b"UID %d" % uid)
-            session.send_raw(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
+    changed, refused = mailbox.store_flags([u for _, u in live], flags, mode, origin=view,
+                                           unchanged_since=unchanged_since)
+    condstore = resync.CONDSTORE in session.enabled
+    refused_set, changed_set = set(refused), set(changed)
+    for seq, uid in live:
+        if uid in refused_set:
+            continue
+        if not silent:
+            session.send_raw(view.flag_fetch(seq, uid, with_uid=cmd.uid))
+        elif condstore and uid in changed_set:
+            # .SILENT still tells the new modseq (RFC 7162 3.1.3)
+            session.send_raw(view.flag_fetch(seq, uid, with_flags=False, with_uid=cmd.uid))
+    if refused:
+        numbers = sorted(refused) if cmd.uid else sorted(s for s, u in live if u in refused_set)
+        return OK("Conditional STORE failed for some messages", "MODIFIED " + ser.number_set(numbers).decode())
     if len(live) < len(targets):
         return NO("Some of the messages were expunged", "EXPUNGEISSUED")
     return OK("STORE completed")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 from typing import Callable, Optional
 
-from ..wire.serializer import flag_list
+from ..wire.serializer import flag_list, number_set
 
 
 _FLAG_LISTS: dict[tuple[frozenset, bool], bytes] = {}
@@ -30,15 +30,17 @@ def flag_list_bytes(flags: frozenset, recent: bool) -> bytes:
 
 class SelectedView:
     def __init__(self, mailbox, read_write: bool, on_news: Optional[Callable[[], None]] = None,
-                 on_reset: Optional[Callable[[], None]] = None):
+                 on_reset: Optional[Callable[[], None]] = None, enabled: Optional[set] = None):
         self.mailbox = mailbox
         self.read_write = read_write
         self.on_news = on_news  # wakes an idling session
         self.on_reset = on_reset  # the mailbox got a new UIDVALIDITY under us
+        self.enabled = enabled if enabled is not None else set()  # the session's ENABLEd extensions
         self.uids: list[int] = list(mailbox.uids)
         self.recent: set[int] = set()
         self._expunged: set[int] = set()  # gone, not yet announced
         self._added: list[int] = []
+        self._added_set: set[int] = set()
         self._flags: set[int] = set()
         self.recent = mailbox.add_listener(self, read_write)
 
@@ -47,15 +49,19 @@ class SelectedView:
 
     # -- the mailbox calls these -------------------------------------------
     def messages_added(self, uids: list[int], recent: list[int] = ()) -> None:
-        known = set(self.uids) | set(self._added)
-        self._added.extend(u for u in uids if u not in known)
+        last = self.uids[-1] if self.uids else 0
+        for uid in uids:
+            if uid not in self._added_set and (uid > last or self.seq_of(uid) is None):
+                self._added.append(uid)
+                self._added_set.add(uid)
         self.recent.update(recent)
         self._wake()
 
     def messages_expunged(self, uids: list[int]) -> None:
         for uid in uids:
-            if uid in self._added:
+            if uid in self._added_set:
                 self._added.remove(uid)
+                self._added_set.discard(uid)
             else:
                 self._expunged.add(uid)
             self.recent.discard(uid)
@@ -99,21 +105,42 @@ class SelectedView:
         """The message's ``(flags)`` list as this session sees it (with \\Recent)."""
         return flag_list_bytes(self.mailbox.flags(uid), uid in self.recent)
 
+    def flag_fetch(self, seq: int, uid: int, with_flags: bool = True, with_uid: bool = False) -> bytes:
+        """``* n FETCH (...)`` telling a flag change: UID when asked or under
+        QRESYNC, MODSEQ once CONDSTORE is on (RFC 7162)."""
+        parts = []
+        if with_uid or "QRESYNC" in self.enabled:
+            parts.append(b"UID %d" % uid)
+        if with_flags:
+            parts.append(b"FLAGS " + self.flags_of(uid))
+        if "CONDSTORE" in self.enabled:
+            parts.append(b"MODSEQ (%d)" % self.mailbox.modseq(uid))
+        return b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts))
+
     def flush(self, allow_expunge: bool) -> list[bytes]:
-        """Untagged responses for queued news: FETCH FLAGS, EXPUNGE, EXISTS, RECENT."""
+        """Untagged responses for queued news: FETCH FLAGS, EXPUNGE (or
+        VANISHED under QRESYNC), EXISTS, RECENT."""
         out: list[bytes] = []
         if self._flags:
+            mailbox = self.mailbox
             for uid in sorted(self._flags):
                 seq = self.seq_of(uid)
-                if seq is not None and uid not in self._expunged and uid in self.mailbox:
-                    out.append(b"* %d FETCH (FLAGS %s)\r\n" % (seq, self.flags_of(uid)))
+                if seq is not None and uid not in self._expunged and uid in mailbox:
+                    out.append(self.flag_fetch(seq, uid))
             self._flags.clear()
         if allow_expunge and self._expunged:
-            for uid in sorted(self._expunged, reverse=True):
-                seq = self.seq_of(uid)
-                if seq is not None:
-                    del self.uids[seq - 1]
-                    out.append(b"* %d EXPUNGE\r\n" % seq)
+            if "QRESYNC" in self.enabled:
+                gone = self._expunged
+                vanished = [u for u in self.uids if u in gone]
+                if vanished:
+                    self.uids = [u for u in self.uids if u not in gone]
+                    out.append(b"* VANISHED " + number_set(vanished) + b"\r\n")
+            else:
+                for uid in sorted(self._expunged, reverse=True):
+                    seq = self.seq_of(uid)
+                    if seq is not None:
+                        del self.uids[seq - 1]
+                        out.append(b"* %d EXPUNGE\r\n" % seq)
             self._expunged.clear()
         if self._added:
             before = len(self.uids)
@@ -123,7 +150,9 @@ class SelectedView:
                 else:
                     bisect.insort(self.uids, uid)
             self._added.clear()
+            self._added_set.clear()
             if len(self.uids) != before:
                 out.append(b"* %d EXISTS\r\n" % len(self.uids))
-                out.append(b"* %d RECENT\r\n" % len(self.recent))
+                if "IMAP4REV2" not in self.enabled:
+                    out.append(b"* %d RECENT\r\n" % len(self.recent))
         return out

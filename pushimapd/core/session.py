@@ -26,6 +26,7 @@ from .selected import SelectedView
 BASE_CAPABILITIES = [
     "IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
     "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH",
+    "CONDSTORE", "QRESYNC",
 ]
 SMALL_LITERAL = 64 * 1024
 MAX_PIPELINED = 4 * 1024 * 1024  # input buffered while a command waits on the transport
@@ -281,7 +282,8 @@ class Session:
     # -- selected mailbox ---------------------------------------------------------
     def select(self, mailbox, read_write: bool) -> SelectedView:
         self.unselect()
-        self.selected = SelectedView(mailbox, read_write, on_news=self._news_arrived, on_reset=self._mailbox_reset)
+        self.selected = SelectedView(mailbox, read_write, on_news=self._news_arrived, on_reset=self._mailbox_reset,
+                                     enabled=self.enabled)
         self.state = SELECTED
         return self.selected
 

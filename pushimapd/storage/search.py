@@ -74,6 +74,9 @@ class MessageFacts:
     def size(self) -> int:
         return self.source.size(self.uid)
 
+    def modseq(self) -> int:
+        return self.source.modseq(self.uid)
+
     def internal_date(self) -> datetime.date:
         return self.source.internal_date(self.uid).astimezone(datetime.timezone.utc).date()
 
@@ -143,6 +146,8 @@ def matches(key: SearchKey, facts: MessageFacts) -> bool:
         return args[0].contains(facts.seq, facts.largest_seq)
     if name == "UID":
         return args[0].contains(facts.uid, facts.largest_uid)
+    if name == "MODSEQ":
+        return facts.modseq() >= args[0]
     if name == "LARGER":
         return facts.size() > args[0]
     if name == "SMALLER":

@@ -84,6 +84,13 @@ class Cursor:
             raise ParseError("Number out of range")
         return value
 
+    def mod_sequence(self, nonzero: bool = False) -> int:
+        """mod-sequence-value (RFC 7162): 1..2^63-1 (0 allowed where valzer)."""
+        value = int(self._match(_NUMBER, "a mod-sequence"))
+        if value >= 1 << 63 or (nonzero and value == 0):
+            raise ParseError("Mod-sequence out of range")
+        return value
+
     def quoted(self) -> bytes:
         self.expect(b'"')
         out = bytearray()
@@ -281,7 +288,7 @@ _FETCH_MACROS = {
 }
 _SIMPLE_FETCH = {
     "ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE",
-    "RFC822.TEXT", "BODYSTRUCTURE", "UID", "BODY",
+    "RFC822.TEXT", "BODYSTRUCTURE", "UID", "BODY", "MODSEQ",
 }
 _FETCH_NAME = re.compile(rb"[A-Za-z0-9.]+")
 
@@ -438,6 +445,8 @@ class SearchParser:
         if name == "UID":
             c.sp()
             return SearchKey(name, (c.sequence_set(),))
+        if name == "MODSEQ":
+            return self._modseq()
         if name == "NOT":
             c.sp()
             return SearchKey(name, (self.key(),))
@@ -447,6 +456,23 @@ class SearchParser:
             c.sp()
             return SearchKey(name, (first, self.key()))
         raise ParseError(f"Unknown search key {name}")
+
+
+    def _modseq(self) -> SearchKey:
+        """``MODSEQ [entry-name entry-type] n`` (RFC 7162): every flag of a
+        message shares its modseq here, so the entry is checked and ignored."""
+        c = self.cursor
+        c.sp()
+        if c.peek() == b'"':
+            entry = c.quoted()
+            if not entry.lower().startswith(b"/flags/"):
+                raise ParseError("MODSEQ entry names are /flags/<flag>")
+            c.sp()
+            kind = c.atom().lower()
+            if kind not in ("priv", "shared", "all"):
+                raise ParseError("MODSEQ entry type is priv, shared or all")
+            c.sp()
+        return SearchKey("MODSEQ", (c.mod_sequence(),))
 
 
 SUPPORTED_CHARSETS = {"UTF-8": "utf-8", "US-ASCII": "ascii"}

@@ -64,5 +64,21 @@ def number(value: int) -> bytes:
     return b"%d" % value
 
 
+def number_set(numbers: Iterable[int]) -> bytes:
+    """Ascending numbers as a sequence set: 1,2,3,7 -> ``1:3,7`` (runs folded)."""
+    out = []
+    start = prev = None
+    for n in numbers:
+        if prev is not None and n == prev + 1:
+            prev = n
+            continue
+        if start is not None:
+            out.append(b"%d:%d" % (start, prev) if start != prev else b"%d" % start)
+        start = prev = n
+    if start is not None:
+        out.append(b"%d:%d" % (start, prev) if start != prev else b"%d" % start)
+    return b",".join(out)
+
+
 def flag_list(flags: Iterable[str]) -> bytes:
     return plist(f.encode("ascii") for f in flags)
