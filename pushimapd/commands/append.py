@@ -19,7 +19,7 @@ def _append_args(cursor):
     if cursor.peek() == b'"':
         date = cursor.date_time()
         cursor.sp()
-    if cursor.peek() not in (b"{", b"~"):
+    if not cursor.at_literal():
         raise ParseError("APPEND needs the message as a literal")
     message = cursor.literal()
     for flag in flags:

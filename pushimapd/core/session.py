@@ -26,6 +26,7 @@ from .selected import SelectedView
 BASE_CAPABILITIES = [
     "IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
     "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH",
+    "BINARY",
 ]
 SMALL_LITERAL = 64 * 1024
 MAX_PIPELINED = 4 * 1024 * 1024  # input buffered while a command waits on the transport
@@ -155,7 +156,7 @@ class Session:
             cursor = Cursor(first_line)
             try:
                 cursor.pos = first_line.upper().index(b" APPEND ") + 8
-                mailbox = cursor.astring() if cursor.peek() not in (b"{", b"~") else None
+                mailbox = cursor.astring() if not cursor.at_literal() else None
             except Exception:
                 return None  # let the parser report it once the command is complete
             if mailbox is not None:
