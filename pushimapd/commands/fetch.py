@@ -151,12 +151,15 @@ def fetch(session, cmd):
     mark_seen = view.read_write and any(sets_seen(i) for i in items)
     renderers = [_fast_renderer(view, item) or _slow_renderer(session, item) for item in items]
     records, expunged, out = mailbox.records, view.is_expunged, []
+    skipped = False  # some were expunged by another session (RFC 2180 4.1.2)
     for seq, uid in targets:
         if uid not in records or expunged(uid):
+            skipped = True
             continue
         try:
             parts = [render(uid) for render in renderers]
         except FileNotFoundError:
+            skipped = True
             continue  # deleted by another program while we read it
         except UnknownTransferEncoding as e:
             if out:
@@ -174,4 +177,6 @@ def fetch(session, cmd):
             out.clear()
     if out:
         session.send_raw(b"".join(out))
+    if skipped:
+        return OK("Some messages were already expunged", "EXPUNGEISSUED")
     return OK("FETCH completed")

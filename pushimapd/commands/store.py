@@ -61,6 +61,6 @@ def store(session, cmd):
             if cmd.uid:
                 parts.insert(0, b"UID %d" % uid)
             session.send_raw(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
-    if len(live) < len(targets):
-        return NO("Some of the messages were expunged", "EXPUNGEISSUED")
+    # RFC 2180 4.2.1 (and Dovecot): messages another session expunged are
+    # skipped, the others are changed, and the command succeeds
     return OK("STORE completed")
