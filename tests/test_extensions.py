@@ -28,7 +28,7 @@ USERS = (("demo", "demo"), ("ext", "ext"))
 ADVERTISED = {
     "IMAP4REV1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT",
     "CHILDREN", "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH",
-    "PUSH-NOTIFY-HTTP=PUT", "BINARY",
+    "PUSH-NOTIFY-HTTP=PUT", "BINARY", "SORT", "SORT=DISPLAY", "ESORT",
 }
 PRE_AUTH_ONLY = ("AUTH=", "LOGINDISABLED", "STARTTLS")
 SAMPLE_SPECIAL_USE = {"Sent": "\\sent", "Drafts": "\\drafts", "Junk": "\\junk",
