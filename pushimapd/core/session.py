@@ -26,7 +26,7 @@ from .selected import SelectedView
 BASE_CAPABILITIES = [
     "IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
     "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH",
-    "BINARY", "SORT", "SORT=DISPLAY", "ESORT",
+    "BINARY", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "THREAD=REFS",
 ]
 SMALL_LITERAL = 64 * 1024
 MAX_PIPELINED = 4 * 1024 * 1024  # input buffered while a command waits on the transport

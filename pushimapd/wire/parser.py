@@ -257,7 +257,7 @@ def parse_command(data: bytes, handlers: dict[str, Callable[[Cursor], tuple]]) -
             cursor.sp()
             name = cursor.atom().upper()
             uid = True
-            if name not in ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE", "SORT"):
+            if name not in ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE", "SORT", "THREAD"):
                 raise ParseError(f"Unknown UID command {name}")
         parse_args = handlers.get(name)
         if parse_args is None:
