@@ -22,6 +22,7 @@ from .commands.push import CAPABILITY as PUSH_CAPABILITY
 from .db import open_database
 from .push.policy import TargetPolicy
 from .push.service import PushService
+from .quota import Quotas
 from .sample import ensure_sample_users, resolve_paths
 from .storage.maildir.account import MailStore
 
@@ -306,7 +307,7 @@ def makeService(options: Options) -> service.MultiService:
     config = ServerConfig(
         store=store, users=users, max_append=options["max-append"],
         allow_insecure_auth=options["allow-insecure-auth"], tls_available=context is not None,
-        push=push.registry, extra_capabilities=(PUSH_CAPABILITY,),
+        push=push.registry, extra_capabilities=(PUSH_CAPABILITY,), quotas=Quotas(),
     )
     top = service.MultiService()
     push.setServiceParent(top)

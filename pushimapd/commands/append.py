@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ..core.dispatch import AUTH, NO, OK, Result, command
 from ..wire.grammar import ParseError
+from ..storage.mime import normalize_crlf
 from .mailboxes import open_target
+from .quota import quota_refusal
 
 
 def _append_args(cursor):
@@ -39,6 +41,9 @@ def append(session, cmd):
     keywords = [f for f in flags if not f.startswith("\\")]
     if any(mailbox.keywords.letter_for(k, create=False) is None for k in keywords) and not mailbox.keywords.can_create():
         return NO("Too many keywords in this mailbox", "LIMIT")
+    refusal = quota_refusal(session, len(normalize_crlf(message)), 1)
+    if refusal is not None:
+        return refusal
     mailbox.sync()
     uid = mailbox.deliver_file(message, flags, date.timestamp() if date else None)
     mailbox.announce([uid])

@@ -27,7 +27,7 @@ BASE_CAPABILITIES = [
     "IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
     "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH",
     "BINARY", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "THREAD=REFS",
-    "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE",
+    "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
 ]
 SMALL_LITERAL = 64 * 1024
 MAX_PIPELINED = 4 * 1024 * 1024  # input buffered while a command waits on the transport
@@ -57,6 +57,7 @@ class ServerConfig:
     push: Any = None  # push registry, when push is enabled
     quiet_folders: tuple = ("Junk", "Spam")
     extra_capabilities: tuple = ()
+    quotas: Any = None  # quota.Quotas: limits per user and usage; None: no quotas
 
 
 @dataclass
