@@ -25,7 +25,7 @@ MODELS: list = [User]
 
 
 def open_database(path: str) -> peewee.SqliteDatabase:
-    from . import quota as _quota  # noqa: F401  (registers the quota table)
+    from . import quota as _quota, urlauth as _urlauth  # noqa: F401  (register their tables)
     from .push import models as _push_models  # noqa: F401  (registers the push tables)
 
     db = peewee.SqliteDatabase(path, pragmas={"journal_mode": "wal", "synchronous": "normal",

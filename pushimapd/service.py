@@ -23,6 +23,7 @@ from .db import open_database
 from .push.policy import TargetPolicy
 from .push.service import PushService
 from .quota import Quotas
+from .urlauth import UrlAuthKeys
 from .sample import ensure_sample_users, resolve_paths
 from .storage.maildir.account import MailStore
 
@@ -308,6 +309,7 @@ def makeService(options: Options) -> service.MultiService:
         store=store, users=users, max_append=options["max-append"],
         allow_insecure_auth=options["allow-insecure-auth"], tls_available=context is not None,
         push=push.registry, extra_capabilities=(PUSH_CAPABILITY,), quotas=Quotas(),
+        urlauth=UrlAuthKeys(),
     )
     top = service.MultiService()
     push.setServiceParent(top)

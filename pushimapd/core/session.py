@@ -28,6 +28,7 @@ BASE_CAPABILITIES = [
     "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH",
     "BINARY", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "THREAD=REFS",
     "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+    "URLAUTH", "URL-PARTIAL",
 ]
 SMALL_LITERAL = 64 * 1024
 MAX_PIPELINED = 4 * 1024 * 1024  # input buffered while a command waits on the transport
@@ -58,6 +59,7 @@ class ServerConfig:
     quiet_folders: tuple = ("Junk", "Spam")
     extra_capabilities: tuple = ()
     quotas: Any = None  # quota.Quotas: limits per user and usage; None: no quotas
+    urlauth: Any = None  # urlauth.UrlAuthKeys: URLAUTH mailbox keys; None: no URLAUTH
 
 
 @dataclass
