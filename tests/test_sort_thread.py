@@ -105,6 +105,18 @@ def test_uid_sort_answers_uids_and_search_keys_filter(box):
     assert box.ok("SORT (SUBJECT) UTF-8 SUBJECT nothing-matches").lines(b"SORT") == [b"* SORT\r\n"]
 
 
+def test_rfc5256_command_forms(box):
+    # the RFC's examples: a search key after the charset, SUBJECT REVERSE DATE,
+    # US-ASCII with nothing found, THREAD with SINCE
+    assert sort_numbers(box.ok("SORT (SUBJECT) UTF-8 SINCE 3-Jan-2024")) == [6, 7, 1, 2, 3]
+    assert sort_numbers(box.ok("SORT (SUBJECT REVERSE DATE) UTF-8 ALL")) == [5, 4, 7, 6, 3, 2, 1]
+    assert box.ok('SORT (SUBJECT) US-ASCII TEXT "not in mailbox"').lines(b"SORT") == [b"* SORT\r\n"]
+    assert thread_text(box.ok("THREAD ORDEREDSUBJECT UTF-8 SINCE 5-Jan-2024")) == "(1)(6 7)"
+    assert thread_text(box.ok("THREAD REFERENCES UTF-8 SINCE 1-Jan-2024")) == "(4 5)(1 2 3)((6)(7))"
+    r = box.ok("SORT RETURN (MIN) (DATE) UTF-8 UNDELETED UNKEYWORD $Junk", tag=b"A301")
+    assert r.lines(b"ESEARCH") == [b'* ESEARCH (TAG "A301") MIN 4\r\n']
+
+
 def test_esort_return_options(box):
     r = box.ok("SORT RETURN (MIN MAX COUNT ALL) (DATE) UTF-8 ALL", tag=b"E1")
     (line,) = r.lines(b"ESEARCH")
