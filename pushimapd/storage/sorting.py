@@ -134,12 +134,28 @@ def decoded_header(msg: Optional[ParsedMessage], name: str) -> str:
     return decode_rfc2047(raw.decode("utf-8", "replace"))
 
 
+_SPECIALS = rb'<>"(),:;@\\'
+_ANGLE_ADDRESS = re.compile(rb"\s*([^" + _SPECIALS + rb"]*?)\s*<\s*([^" + _SPECIALS + rb"\s]+)@([^"
+                            + _SPECIALS + rb"\s]+)\s*>\s*\Z")
+_BARE_ADDRESS = re.compile(rb"\s*([^" + _SPECIALS + rb"\s]+)@([^" + _SPECIALS + rb"\s]+)\s*\Z")
+_SPACES = re.compile(rb"\s+")
+
+
 def _first_address(msg: Optional[ParsedMessage], name: str):
     """(display name, local part, domain) of the first mailbox of a header
-    (group names skipped), or None."""
+    (group names skipped), or None. A single plain address (no quotes,
+    comments, groups or lists: most headers) skips the full tokenizer."""
     if msg is None:
         return None
     raw = msg.header_raw(name)
+    if raw is None:
+        return None
+    m = _ANGLE_ADDRESS.match(raw)
+    if m:
+        return _SPACES.sub(b" ", m.group(1)).strip() or None, m.group(2), m.group(3)
+    m = _BARE_ADDRESS.match(raw)
+    if m:
+        return None, m.group(1), m.group(2)
     for display, _adl, mailbox, host in parse_addresses(raw):
         if mailbox is None or host is None:
             continue
