@@ -192,6 +192,12 @@ def test_catenate_bad_urls(ma, drafts, url):
     assert status(ma, "Drafts") == before
 
 
+def test_badurl_code_stays_parseable(ma):
+    # characters a strict parser could trip on are percent-encoded in the response code
+    r = ma.command('APPEND INBOX CATENATE (URL "/No(where) [x]/;UID=1")')
+    assert r.status == "NO" and r.code == "BADURL /No%28where%29%20%5Bx%5D/;UID=1", r.tagged
+
+
 def test_catenate_result_over_the_limit_is_toobig(ma, drafts):
     validity, draft, _iv, _iu = drafts
     url = f'URL "/Drafts;UIDVALIDITY={validity}/;UID={draft}"'

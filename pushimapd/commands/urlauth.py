@@ -35,10 +35,16 @@ def _token(key: bytes, rump: str) -> str:
     return hmac.new(key, rump.encode("ascii"), hashlib.sha256).hexdigest()
 
 
+_URL_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#@!$&'*+,;=%")
+
+
 def badurl_code(text: str) -> str:
-    """``BADURL <url>``: the URL as resp-text-code allows it (no "]", printable)."""
-    shown = "".join(c if 0x20 < ord(c) < 0x7F and c != "]" else "?" for c in text[:300])
-    return "BADURL " + (shown or "?")
+    """``BADURL <url>``: the URL with every character a strict response
+    parser could stumble on (brackets, parentheses, braces, quotes, spaces,
+    8-bit) percent-encoded, which leaves the URL's meaning unchanged."""
+    shown = "".join(c if c in _URL_SAFE else "".join(f"%{b:02X}" for b in c.encode("utf-8", "replace"))
+                    for c in text[:300])
+    return "BADURL " + (shown or "%20")
 
 
 def _section_data(msg, url: ImapUrl) -> Optional[bytes]:
