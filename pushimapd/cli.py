@@ -1,6 +1,7 @@
 """``pushimapd``: the administration commands (documented in the README).
 
     pushimapd user add|passwd|del NAME | user list
+    pushimapd user quota NAME [--storage KIB|none] [--messages N|none]
     pushimapd deliver NAME [--folder FOLDER] < message
     pushimapd push list [NAME] [--show-urls]
     pushimapd push vapid [--rotate]
@@ -77,6 +78,43 @@ def cmd_user(args) -> None:
         raise CommandFailed(str(e)) from None
 
 
+def _limit(text: str | None, what: str):
+    """--storage/--messages: a count, or "none" for no limit; absent: unchanged."""
+    from .quota import UNCHANGED
+
+    if text is None:
+        return UNCHANGED
+    if text.strip().lower() in ("none", "unlimited"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise CommandFailed(f"{what} must be a whole number or 'none'") from None
+    if value < 0:
+        raise CommandFailed(f"{what} cannot be negative")
+    return value
+
+
+def cmd_quota(args) -> None:
+    """Set (or, without options, show) a user's quota limits, and show the usage."""
+    from .quota import Quotas
+    from .storage.maildir.account import MailboxError, MailStore
+
+    root, users = _open(args)
+    if not users.exists(args.name):
+        raise CommandFailed(f"no such user {args.name}")
+    quotas = Quotas()
+    storage, messages = _limit(args.storage, "--storage"), _limit(args.messages, "--messages")
+    limits = quotas.set_limits(args.name, storage, messages)
+    try:
+        usage = quotas.usage.usage(MailStore(root).account(args.name))
+    except (MailboxError, OSError) as e:
+        raise CommandFailed(f"cannot read the Maildir of {args.name}: {e}") from None
+    storage_limit = "no limit" if limits.storage_kib is None else f"{limits.storage_kib} KiB"
+    message_limit = "no limit" if limits.messages is None else str(limits.messages)
+    print(f"{args.name}: storage {usage.kib} KiB of {storage_limit}, messages {usage.messages} of {message_limit}")
+
+
 def cmd_deliver(args) -> None:
     from .deliver import DeliveryError, deliver
 
@@ -127,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=cmd_user)
     p = user_sub.add_parser("list", parents=[common])
     p.set_defaults(func=cmd_user, name=None)
+    p = user_sub.add_parser("quota", parents=[common], help="set or show a user's quota (RFC 9208)")
+    p.add_argument("name")
+    p.add_argument("--storage", metavar="KIB", help="storage limit in KiB, or 'none'")
+    p.add_argument("--messages", metavar="N", help="message count limit, or 'none'")
+    p.set_defaults(func=cmd_quota)
     deliver = sub.add_parser("deliver", parents=[common], help="deliver a message from stdin as an MTA would")
     deliver.add_argument("name")
     deliver.add_argument("--folder", default="INBOX")

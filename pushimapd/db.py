@@ -27,6 +27,7 @@ MODELS: list = [User]
 
 
 def open_database(path: str) -> peewee.SqliteDatabase:
+    from . import quota as _quota, urlauth as _urlauth  # noqa: F401  (register their tables)
     from .push import models as _push_models  # noqa: F401  (registers the push tables)
     from . import metadata_db as _metadata  # noqa: F401  (METADATA entries)
     from .push import tokens as _tokens  # noqa: F401  (Delta Chat device tokens)

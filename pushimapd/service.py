@@ -24,6 +24,8 @@ from .metadata_db import MetadataStore
 from .push.devicetoken import CAPABILITY as DEVICETOKEN_CAPABILITY, setup_device_tokens
 from .push.policy import TargetPolicy
 from .push.service import PushService
+from .quota import Quotas
+from .urlauth import UrlAuthKeys
 from .sample import ensure_sample_users, resolve_paths
 from .storage.maildir.account import MailStore
 from .storage.metadata import CAPABILITIES as METADATA_CAPABILITIES
@@ -336,7 +338,8 @@ def makeService(options: Options) -> service.MultiService:
     config = ServerConfig(
         store=store, users=users, max_append=options["max-append"],
         allow_insecure_auth=options["allow-insecure-auth"], tls_available=context is not None,
-        push=push.registry, extra_capabilities=PUSH_CAPABILITIES,
+        push=push.registry, extra_capabilities=PUSH_CAPABILITIES, quotas=Quotas(),
+        urlauth=UrlAuthKeys(),
     )
     # METADATA (RFC 5464), and Delta Chat's device tokens through it (XDELTAPUSH)
     config.metadata = MetadataStore(comment=options["metadata-comment"], admin=options["metadata-admin"])

@@ -315,7 +315,9 @@ def _parse_list(data: bytes, pos: int, end_char: Optional[int]) -> tuple:
                 pos += 1
             items.append(bytes(out))
             pos += 1
-        elif c == 0x7B:  # literal
+        elif c == 0x7B or (c == 0x7E and data[pos + 1:pos + 2] == b"{"):  # literal, literal8 ~{n}
+            if c == 0x7E:
+                pos += 1
             close = data.index(b"}", pos)
             size = int(data[pos + 1:close].rstrip(b"+"))
             start = data.index(b"\n", close) + 1

@@ -174,9 +174,17 @@ def test_search_dates():
 
 def test_append_with_flags_and_date():
     cmd = parse(b'a APPEND Sent (\\Seen $Label1) " 5-Nov-2026 10:00:00 +0100" {3}\r\nabc\r\n')
-    mailbox, flags, date, message = cmd.args
-    assert (mailbox, flags, message) == (b"Sent", ("\\Seen", "$Label1"), b"abc")
-    assert date.utcoffset() == datetime.timedelta(hours=1) and date.day == 5
+    mailbox, (message,) = cmd.args
+    assert (mailbox, message.flags, message.data) == (b"Sent", ("\\Seen", "$Label1"), b"abc")
+    assert message.date.utcoffset() == datetime.timedelta(hours=1) and message.date.day == 5
+
+
+def test_multiappend_and_catenate_arguments():
+    cmd = parse(b'a APPEND Sent (\\Seen) {3}\r\nabc {2}\r\nde CATENATE (URL "/INBOX/;UID=3" TEXT {2}\r\nfg)\r\n')
+    mailbox, messages = cmd.args
+    assert [m.data for m in messages] == [b"abc", b"de", None]
+    assert [m.flags for m in messages] == [("\\Seen",), (), ()]
+    assert messages[2].parts == (("URL", b"/INBOX/;UID=3"), ("TEXT", b"fg"))
 
 
 def test_flags_are_case_normalised():

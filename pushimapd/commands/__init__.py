@@ -1,3 +1,6 @@
 """Command handlers, one module per family; importing this registers them all."""
 
-from . import any_state, append, copy, expunge, fetch, idle, mailboxes, metadata, push, search, store  # noqa: F401
+from . import (  # noqa: F401
+    any_state, append, copy, expunge, fetch, idle, listing, mailboxes, metadata, push, quota, search,
+    sort, store, thread, urlauth,
+)

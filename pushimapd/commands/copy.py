@@ -6,6 +6,7 @@ from ..core.dispatch import BAD, NO, OK, SELECT_ONLY, Result, command
 from ..wire import serializer as ser
 from .fetch import InvalidSet, resolve_set
 from .mailboxes import open_target
+from .quota import check_copy
 
 
 def uid_set_text(uids: list[int]) -> str:
@@ -50,6 +51,9 @@ def copy_messages(session, cmd):
 
 @command("COPY", SELECT_ONLY, _copy_args)
 def copy(session, cmd):
+    refusal = check_copy(session, cmd)
+    if refusal is not None:
+        return refusal
     outcome = copy_messages(session, cmd)
     if not isinstance(outcome, tuple):
         return outcome

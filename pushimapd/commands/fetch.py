@@ -6,11 +6,12 @@ import datetime
 import time
 
 from ..core.selected import flag_list_bytes
-from ..core.dispatch import BAD, OK, SELECT_ONLY, command
+from ..core.dispatch import BAD, NO, OK, SELECT_ONLY, command
 from ..wire import serializer as ser
 from ..wire.grammar import FetchItem, ParseError, SequenceSet
 from ..wire.parser import fetch_attributes
 from . import resync
+from .binary import UnknownTransferEncoding, is_binary_item, render_binary
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _MONTH_BYTES = [m.encode() for m in _MONTHS]
@@ -86,8 +87,6 @@ def _fetch_modifiers(cursor) -> dict:
 def _body_value(msg, item: FetchItem) -> tuple[bytes, bytes]:
     """(label, value) of a BODY[...] item, with the partial applied."""
     section = item.section
-    if item.name == "BINARY" or item.name == "BINARY.SIZE":
-        raise ParseError("BINARY is not supported")
     data = msg.section(section.part, section.text, section.fields) if msg is not None else None
     label = b"BODY[" + section.wire() + b"]"
     if data is None:
@@ -127,6 +126,8 @@ def render_item(session, uid: int, item: FetchItem) -> bytes:
         return b"RFC822.HEADER " + ser.literal(msg.section((), "HEADER"))
     if name == "RFC822.TEXT":
         return b"RFC822.TEXT " + ser.literal(msg.section((), "TEXT"))
+    if is_binary_item(item):
+        return render_binary(msg, item)
     label, value = _body_value(msg, item)
     return label + b" " + value
 
@@ -161,7 +162,8 @@ def _slow_renderer(session, item: FetchItem):
 
 
 def sets_seen(item: FetchItem) -> bool:
-    return (item.name == "BODY" and item.section is not None and not item.peek) or item.name in _SEEN_SETTING
+    return ((item.name in ("BODY", "BINARY") and item.section is not None and not item.peek)
+            or item.name in _SEEN_SETTING)
 
 
 @command("FETCH", SELECT_ONLY, _fetch_args, expunge_ok=False)
@@ -183,8 +185,6 @@ def fetch(session, cmd):
         targets = resolve_set(view, seqset, cmd.uid)
     except InvalidSet as e:
         return BAD(str(e))
-    if any(i.name.startswith("BINARY") for i in items):
-        return BAD("BINARY is not supported")
     if "CHANGEDSINCE" in modifiers:
         since = modifiers["CHANGEDSINCE"]
         if "VANISHED" in modifiers:
@@ -196,13 +196,20 @@ def fetch(session, cmd):
     mark_seen = view.read_write and any(sets_seen(i) for i in items)
     renderers = [_fast_renderer(view, item) or _slow_renderer(session, item) for item in items]
     expunged, out = view.is_expunged, []
+    skipped = False  # some were expunged by another session (RFC 2180 4.1.2)
     for seq, uid in targets:
         if uid not in mailbox or expunged(uid):
+            skipped = True
             continue
         try:
             parts = [render(uid) for render in renderers]
         except FileNotFoundError:
+            skipped = True
             continue  # deleted by another program while we read it
+        except UnknownTransferEncoding as e:
+            if out:
+                session.send_raw(b"".join(out))
+            return NO(f"Cannot decode the Content-Transfer-Encoding {e}", "UNKNOWN-CTE")
         if mark_seen and "\\Seen" not in mailbox.flags(uid):
             mailbox.store_flags([uid], ["\\Seen"], "+", origin=view)
             parts = [render_item(session, uid, i) if i.name in ("FLAGS", "MODSEQ") else p
@@ -217,4 +224,6 @@ def fetch(session, cmd):
             out.clear()
     if out:
         session.send_raw(b"".join(out))
+    if skipped:
+        return OK("Some messages were already expunged", "EXPUNGEISSUED")
     return OK("FETCH completed")

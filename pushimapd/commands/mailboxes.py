@@ -174,39 +174,7 @@ def unsubscribe(session, cmd):
     return OK("UNSUBSCRIBE completed")
 
 
-# -- LIST / LSUB ---------------------------------------------------------------
-LIST_SELECTION = {"SPECIAL-USE", "SUBSCRIBED", "REMOTE", "RECURSIVEMATCH"}
-LIST_RETURN = {"SPECIAL-USE", "CHILDREN", "SUBSCRIBED"}
-
-
-def _list_args(cursor):
-    """LIST [(selection)] reference (pattern | (patterns)) [RETURN (options)]."""
-    cursor.sp()
-    selection: tuple = ()
-    if cursor.peek() == b"(":
-        selection = tuple(o.upper() for o in cursor.paren_list(cursor.atom))
-        unknown = set(selection) - LIST_SELECTION
-        if unknown:
-            raise ParseError(f"Unsupported LIST selection option {sorted(unknown)[0]}")
-        cursor.sp()
-    reference = cursor.mailbox()
-    cursor.sp()
-    if cursor.peek() == b"(":
-        patterns = tuple(cursor.paren_list(cursor.list_mailbox))
-    else:
-        patterns = (cursor.list_mailbox(),)
-    _check_patterns(patterns)
-    returns: tuple = ()
-    if not cursor.at_end():
-        cursor.sp()
-        cursor.expect(b"RETURN ", "Expected RETURN")
-        returns = tuple(o.upper() for o in cursor.paren_list(cursor.atom))
-        unknown = set(returns) - LIST_RETURN
-        if unknown:
-            raise ParseError(f"Unsupported LIST return option {sorted(unknown)[0]}")
-    return (selection, reference, patterns, returns)
-
-
+# -- LIST / LSUB (LIST itself, with LIST-EXTENDED, is in listing.py) -----------------------
 def _check_patterns(patterns) -> None:
     if any(len(p) > MAX_PATTERN for p in patterns):
         raise ParseError(f"Mailbox pattern longer than {MAX_PATTERN} octets")
@@ -230,36 +198,6 @@ def _full_patterns(cmd) -> list[str]:
     reference = mailbox_name(cmd.args[1])
     return [normalize_name(reference + mailbox_name(p)) if reference + mailbox_name(p) else ""
             for p in cmd.args[2]]
-
-
-@command("LIST", AUTH, _list_args)
-def list_command(session, cmd):
-    selection, _reference, _patterns, returns = cmd.args
-    try:
-        patterns = _full_patterns(cmd)
-    except MailboxError as e:
-        return failure(e)
-    if patterns == [""]:
-        session.untagged(_list_line(b"LIST", ["\\Noselect"], ""))
-        return OK("LIST completed")
-    matchers = [ListPattern(p, SEPARATOR) for p in patterns if p]
-    account = session.account
-    special = account.special_use_attributes()
-    subscribed = set(account.subscriptions()) if "SUBSCRIBED" in selection + returns else set()
-    for folder in account.folders():
-        if not any(m.matches(folder.name) for m in matchers):
-            continue
-        if "SPECIAL-USE" in selection and folder.name not in special:
-            continue
-        if "SUBSCRIBED" in selection and folder.name not in subscribed:
-            continue
-        attrs = [] if folder.selectable else ["\\Noselect"]
-        attrs.append("\\HasChildren" if folder.has_children else "\\HasNoChildren")
-        attrs.extend(special.get(folder.name, []))
-        if folder.name in subscribed:
-            attrs.append("\\Subscribed")
-        session.untagged(_list_line(b"LIST", attrs, folder.name))
-    return OK("LIST completed")
 
 
 @command("LSUB", AUTH, _lsub_args)
@@ -295,20 +233,54 @@ def lsub(session, cmd):
 
 
 # -- STATUS ----------------------------------------------------------------------
-STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ")
 
 
-def _status_args(cursor):
-    cursor.sp()
-    name = cursor.mailbox()
-    cursor.sp()
+def _unseen(mailbox) -> int:
+    return len(mailbox.match_flags(lambda flags: "\\Seen" not in flags))
+
+
+def _total_size(mailbox) -> int:
+    """RFC 8438 SIZE: the sum of RFC822.SIZE (sizes are cached: no file is read twice)."""
+    size = mailbox.size
+    return sum(size(u) for u in mailbox.uids)
+
+
+# STATUS item -> its value for a (synced) mailbox; extensions add their items here
+STATUS_ITEMS: dict = {
+    "MESSAGES": lambda mailbox: len(mailbox.uids),
+    "RECENT": lambda mailbox: mailbox.recent_count(),
+    "UIDNEXT": lambda mailbox: mailbox.uidnext,
+    "UIDVALIDITY": lambda mailbox: mailbox.uidvalidity,
+    "UNSEEN": _unseen,
+    "SIZE": _total_size,
+    "HIGHESTMODSEQ": lambda mailbox: mailbox.highestmodseq,
+}
+
+
+def status_items(cursor) -> tuple:
+    """``(item ...)``: a non-empty list of known STATUS items."""
     items = [i.upper() for i in cursor.paren_list(cursor.atom)]
     for item in items:
         if item not in STATUS_ITEMS:
             raise ParseError(f"Unknown STATUS item {item}")
     if not items:
         raise ParseError("STATUS needs at least one item")
-    return (name, tuple(items))
+    return tuple(items)
+
+
+def _status_args(cursor):
+    cursor.sp()
+    name = cursor.mailbox()
+    cursor.sp()
+    return (name, status_items(cursor))
+
+
+def status_response(session, name: str, mailbox, items) -> bytes:
+    """The ``STATUS name (item value ...)`` response (also for LIST-STATUS)."""
+    if session.selected is None or session.selected.mailbox is not mailbox:
+        mailbox.sync()
+    body = b" ".join(b"%s %d" % (item.encode(), STATUS_ITEMS[item](mailbox)) for item in items)
+    return b"STATUS " + ser.string(normalize_name(name)) + b" (" + body + b")"
 
 
 @command("STATUS", AUTH, _status_args)
@@ -319,20 +291,9 @@ def status(session, cmd):
         mailbox = session.account.open(name)
     except MailboxError as e:
         return failure(e)
-    if session.selected is None or session.selected.mailbox is not mailbox:
-        mailbox.sync()
     if "HIGHESTMODSEQ" in items:
         resync.enable_condstore(session)  # a CONDSTORE-enabling command (RFC 7162 3.1)
-    values = {
-        "MESSAGES": lambda: len(mailbox.uids),
-        "RECENT": lambda: mailbox.recent_count(),
-        "UIDNEXT": lambda: mailbox.uidnext,
-        "UIDVALIDITY": lambda: mailbox.uidvalidity,
-        "UNSEEN": lambda: len(mailbox.match_flags(lambda flags: "\\Seen" not in flags)),
-        "HIGHESTMODSEQ": lambda: mailbox.highestmodseq,
-    }
-    body = b" ".join(b"%s %d" % (item.encode(), values[item]()) for item in items)
-    session.untagged(b"STATUS " + ser.string(normalize_name(name)) + b" (" + body + b")")
+    session.untagged(status_response(session, name, mailbox, items))
     return OK("STATUS completed")
 
 

@@ -86,7 +86,7 @@ def _value(cursor) -> Optional[bytes]:
         return None
     if first not in (b'"', b"{", b"~"):
         raise ParseError("Expected a value: NIL, a quoted string or a literal")
-    value = cursor.string()
+    value = cursor.literal(allow8=True) if cursor.at_literal() else cursor.string()
     if first == b"{" and b"\x00" in value:
         raise ParseError("NUL is only allowed in a literal8 (~{n}) value")
     return value

@@ -76,6 +76,6 @@ def store(session, cmd):
     if refused:
         numbers = sorted(refused) if cmd.uid else sorted(s for s, u in live if u in refused_set)
         return OK("Conditional STORE failed for some messages", "MODIFIED " + ser.number_set(numbers).decode())
-    if len(live) < len(targets):
-        return NO("Some of the messages were expunged", "EXPUNGEISSUED")
+    # RFC 2180 4.2.1 (and Dovecot): messages another session expunged are
+    # skipped, the others are changed, and the command succeeds
     return OK("STORE completed")

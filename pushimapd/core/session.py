@@ -27,6 +27,9 @@ BASE_CAPABILITIES = [
     "IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
     "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH",
     "CONDSTORE", "QRESYNC",
+    "BINARY", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "THREAD=REFS",
+    "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+    "MULTIAPPEND", "CATENATE", "URLAUTH", "URL-PARTIAL",
 ]
 SMALL_LITERAL = 64 * 1024
 MAX_PIPELINED = 4 * 1024 * 1024  # input buffered while a command waits on the transport
@@ -57,6 +60,8 @@ class ServerConfig:
     metadata: Any = None  # METADATA store (metadata_db.MetadataStore), when enabled
     quiet_folders: tuple = ("Junk", "Spam")
     extra_capabilities: tuple = ()
+    quotas: Any = None  # quota.Quotas: limits per user and usage; None: no quotas
+    urlauth: Any = None  # urlauth.UrlAuthKeys: URLAUTH mailbox keys; None: no URLAUTH
 
 
 @dataclass
@@ -167,7 +172,7 @@ class Session:
             cursor = Cursor(first_line)
             try:
                 cursor.pos = first_line.upper().index(b" APPEND ") + 8
-                mailbox = cursor.astring() if cursor.peek() not in (b"{", b"~") else None
+                mailbox = cursor.astring() if not cursor.at_literal() else None
             except Exception:
                 return None  # let the parser report it once the command is complete
             if mailbox is not None:
@@ -235,9 +240,9 @@ class Session:
             self._finish_with(cmd, dispatch.BAD(f"{cmd.name} is not allowed in the {self.state} state"))
             return
         self._current = cmd
-        if self.state == SELECTED:
-            self.selected.mailbox.sync()
         try:
+            if self.state == SELECTED:
+                self.selected.mailbox.sync()
             outcome = spec.handler(self, cmd)
         except Exception as e:  # never drop the connection over one command
             log_one_line(f"command {cmd.name} failed", e)

@@ -27,7 +27,7 @@ from typing import Iterable, List, Optional, Tuple, Union
 from pushimapd.storage.bodystructure import bodystructure as _bodystructure
 from pushimapd.storage.envelope import envelope as _envelope
 
-__all__ = ["normalize_crlf", "ParsedMessage", "decode_rfc2047"]
+__all__ = ["normalize_crlf", "ParsedMessage", "decode_rfc2047", "UnknownTransferEncoding"]
 
 MAX_DEPTH = 64  # deeper nesting is treated as opaque text
 
@@ -349,6 +349,25 @@ def _transfer_decode(ent: _Entity) -> bytes:
     return body
 
 
+IDENTITY_ENCODINGS = {b"", b"7bit", b"8bit", b"binary"}
+
+
+class UnknownTransferEncoding(Exception):
+    """BINARY of a part whose Content-Transfer-Encoding we cannot undo
+    (RFC 3516: answered ``NO [UNKNOWN-CTE]``)."""
+
+
+def _binary_decode(ent: _Entity) -> bytes:
+    """The body of ``ent`` with its transfer encoding removed (RFC 3516)."""
+    cte = ent.header_params("content-transfer-encoding")
+    enc = cte[0].strip().lower() if cte else b""
+    if enc in IDENTITY_ENCODINGS:
+        return ent.raw[ent.body_start:ent.end]
+    if enc in (b"base64", b"quoted-printable"):
+        return _transfer_decode(ent)
+    raise UnknownTransferEncoding(enc.decode("ascii", "replace"))
+
+
 def _collect_text(ent: _Entity, out: List[str]) -> None:
     kids = ent.children
     if kids:
@@ -411,6 +430,26 @@ class ParsedMessage:
         if text == "HEADER.FIELDS.NOT":
             return ent.fields_subset(fields, negate=True)
         return None  # MIME is not valid on a message
+
+    def binary_section(self, part: Tuple[int, ...]) -> Optional[bytes]:
+        """BINARY[part]: the part's body with its transfer encoding undone
+        (the whole message, as stored, for ``()``), or None if there is no
+        such part. Raises `UnknownTransferEncoding`."""
+        part = tuple(part or ())
+        if not part:
+            return self.raw
+        node = _resolve(self._root, part)
+        return None if node is None else _binary_decode(node)
+
+    def header_raw(self, name: str) -> Optional[bytes]:
+        """First value of a top-level header field, unfolded, undecoded."""
+        return self._root.header(name.lower())
+
+    def header_raw_values(self, name: str) -> List[bytes]:
+        """Every value of a top-level header field, unfolded, undecoded."""
+        key = name.lower()
+        root = self._root
+        return [_unfold(self.raw[col:end]) for k, _, end, col in root.fields if k == key]
 
     def header_values(self, name: str) -> List[str]:
         """Top-level values of a header, unfolded and RFC 2047-decoded."""

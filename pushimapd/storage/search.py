@@ -7,9 +7,12 @@ message file; header and text keys parse it (cached by the mailbox).
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Optional
 
 from ..wire.grammar import SearchKey
+from .envelope import parse_addresses
+from .mime import decode_rfc2047
 
 _FLAG_KEYS = {
     "ANSWERED": ("\\Answered", True), "UNANSWERED": ("\\Answered", False),
@@ -18,7 +21,9 @@ _FLAG_KEYS = {
     "FLAGGED": ("\\Flagged", True), "UNFLAGGED": ("\\Flagged", False),
     "SEEN": ("\\Seen", True), "UNSEEN": ("\\Seen", False),
 }
-_ADDRESS_HEADERS = {"FROM": "From", "TO": "To", "CC": "Cc", "BCC": "Bcc", "SUBJECT": "Subject"}
+_ADDRESS_HEADERS = {"FROM": "From", "TO": "To", "CC": "Cc", "BCC": "Bcc"}
+_SQUEEZE = re.compile(r'[\s"]+')
+_PLACEHOLDERS = (b"MISSING_MAILBOX", b"MISSING_DOMAIN")
 
 
 class MessageFacts:
@@ -30,7 +35,7 @@ class MessageFacts:
     """
 
     __slots__ = ("source", "seq", "uid", "largest_seq", "largest_uid", "flags", "recent",
-                 "_msg", "_loaded", "_head", "_folded")
+                 "_msg", "_loaded", "_head", "_folded", "_squeezed")
 
     def __init__(self, source, seq: int, uid: int, largest_seq: int, largest_uid: int,
                  flags: frozenset, recent: bool):
@@ -42,6 +47,7 @@ class MessageFacts:
         self._loaded = False
         self._head = None
         self._folded: Optional[str] = None
+        self._squeezed: Optional[str] = None
 
     @property
     def message(self):
@@ -71,6 +77,17 @@ class MessageFacts:
                 self._folded = text.decode("utf-8", "replace").casefold()
         return not self._folded or needle.casefold() in self._folded
 
+    def address_might_contain(self, needle: str) -> bool:
+        """`header_might_contain` for address keys, which also match the
+        addr-spec with comments and white space removed: without comments
+        in the header, that addr-spec is a substring of the header with
+        white space and quotes squeezed out."""
+        if self.header_might_contain(needle) or not self._folded or "(" in self._folded:
+            return True
+        if self._squeezed is None:
+            self._squeezed = _SQUEEZE.sub("", self._folded)
+        return _SQUEEZE.sub("", needle.casefold()) in self._squeezed
+
     def size(self) -> int:
         return self.source.size(self.uid)
 
@@ -99,6 +116,38 @@ def _header_contains(facts: MessageFacts, name: str, needle: str) -> bool:
     if not needle:
         return bool(values)
     return any(_contains(v, needle) for v in values)
+
+
+def _address_texts(raw: bytes) -> list[str]:
+    """Display names (RFC 2047 decoded) and normalised addr-specs
+    (``local@domain``: comments, quotes and folding removed) of an address
+    header value."""
+    out = []
+    for name, _adl, mailbox, host in parse_addresses(raw):
+        if name:
+            out.append(decode_rfc2047(name.decode("utf-8", "replace")))
+        if mailbox is None or host is None:
+            continue  # group start or end
+        local = b"" if mailbox in _PLACEHOLDERS else mailbox
+        domain = b"" if host in _PLACEHOLDERS else host
+        out.append((local + b"@" + domain if domain else local).decode("utf-8", "replace"))
+    return out
+
+
+def _address_contains(facts: MessageFacts, name: str, needle: str) -> bool:
+    """FROM/TO/CC/BCC: the decoded header text, each display name or each
+    normalised addr-spec contains the needle."""
+    if needle and not facts.address_might_contain(needle):
+        return False
+    msg = facts.headers
+    if msg is None:
+        return False
+    values = msg.header_values(name)
+    if not needle:
+        return bool(values)
+    if any(_contains(v, needle) for v in values):
+        return True
+    return any(_contains(text, needle) for raw in msg.header_raw_values(name) for text in _address_texts(raw))
 
 
 _FLAG_ONLY = set(_FLAG_KEYS) | {"ALL", "RECENT", "NEW", "OLD", "KEYWORD", "UNKEYWORD"}
@@ -159,7 +208,9 @@ def matches(key: SearchKey, facts: MessageFacts) -> bool:
         sent = msg.sent_date() if msg is not None else None
         return sent is not None and _compare(name[4:], sent, args[0])
     if name in _ADDRESS_HEADERS:
-        return _header_contains(facts, _ADDRESS_HEADERS[name], args[0])
+        return _address_contains(facts, _ADDRESS_HEADERS[name], args[0])
+    if name == "SUBJECT":
+        return _header_contains(facts, "Subject", args[0])
     if name == "HEADER":
         return _header_contains(facts, args[0], args[1])
     if name == "BODY":

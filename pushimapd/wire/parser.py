@@ -114,10 +114,14 @@ class Cursor:
             out.append(ch)
             self.pos += 1
 
-    def literal(self) -> bytes:
+    def literal(self, allow8: bool = True) -> bytes:
+        """A literal; ``allow8`` admits a literal8 ``~{n}`` (RFC 3516: only
+        message data, as in APPEND, may be binary)."""
         m = _LITERAL.match(self.data, self.pos)
         if not m:
             raise ParseError("Expected a literal")
+        if not allow8 and self.data[self.pos] == 0x7E:
+            raise ParseError("A literal8 (~{n}) is only allowed for message data")
         size = int(m.group(1))
         start = m.end()
         if start + size > len(self.data):
@@ -125,17 +129,22 @@ class Cursor:
         self.pos = start + size
         return self.data[start : start + size]
 
+    def at_literal(self) -> bool:
+        """A literal starts here: ``{`` or a literal8's ``~{`` (a lone ``~``
+        is an ordinary ATOM-CHAR, e.g. the mailbox ``~foo``)."""
+        c = self.peek()
+        return c == b"{" or (c == b"~" and self.peek(2) == b"~{")
+
     def string(self) -> bytes:
         c = self.peek()
         if c == b'"':
             return self.quoted()
-        if c in (b"{", b"~"):
-            return self.literal()
+        if self.at_literal():
+            return self.literal(allow8=False)
         raise ParseError("Expected a string")
 
     def astring(self) -> bytes:
-        c = self.peek()
-        if c in (b'"', b"{", b"~"):
+        if self.peek() == b'"' or self.at_literal():
             return self.string()
         return self._match(_ASTRING_CHARS, "a string")
 
@@ -148,8 +157,7 @@ class Cursor:
         return self.astring()
 
     def list_mailbox(self) -> bytes:
-        c = self.peek()
-        if c in (b'"', b"{", b"~"):
+        if self.peek() == b'"' or self.at_literal():
             return self.string()
         return self._match(_LIST_CHARS, "a mailbox pattern")
 
@@ -256,7 +264,7 @@ def parse_command(data: bytes, handlers: dict[str, Callable[[Cursor], tuple]]) -
             cursor.sp()
             name = cursor.atom().upper()
             uid = True
-            if name not in ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE"):
+            if name not in ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE", "SORT", "THREAD"):
                 raise ParseError(f"Unknown UID command {name}")
         parse_args = handlers.get(name)
         if parse_args is None:

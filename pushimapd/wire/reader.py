@@ -15,6 +15,7 @@ from typing import Callable, Optional, Union
 _LITERAL_AT_END = re.compile(rb"\{([^{}]*)\}\r?\n\Z")
 _LITERAL_LENGTH = re.compile(rb"(\d{1,12})(\+?)\Z")
 _TAG = rb"[^\x00-\x20\x7f-\xff(){%*\"\\+]+"
+APPEND_TOTAL_FACTOR = 4  # one APPEND's literals together: at most 4 x the APPEND literal limit
 _TAG_AND_NAME = re.compile(rb"(" + _TAG + rb") +([A-Za-z-]+)(?: +([A-Za-z-]+))?")
 
 
@@ -96,6 +97,7 @@ class CommandReader:
         self._buffer = bytearray()
         self._parts: list[bytes] = []  # completed pieces of the current command
         self._command_size = 0
+        self._append_size = 0  # literal bytes of the APPEND being read
         self._literal_needed = 0  # bytes of literal data still to come
         self._discard = 0  # bytes of a rejected LITERAL+ still to swallow
         self._skip_line = False  # discarding an over-long line up to its LF
@@ -214,7 +216,9 @@ class CommandReader:
             return Rejected(tag, "BAD", "Invalid literal length")
         size, plus = int(m.group(1)), bool(m.group(2))
         limit = self.literal_limit(name)
-        if size > limit:
+        # MULTIAPPEND / CATENATE: all of one APPEND's literals together are bounded too
+        too_much = name == "APPEND" and self._append_size + size > APPEND_TOTAL_FACTOR * limit
+        if size > limit or too_much:
             self._reset_command()
             status, text = ("NO", "[TOOBIG] Literal too large") if name == "APPEND" else (
                 "BAD", "Literal too large for this command")
@@ -235,8 +239,10 @@ class CommandReader:
                     self._skip_rest = True
                 return Rejected(tag, *refusal)
         self._parts.append(line)
-        if name != "APPEND":  # APPEND's message is bounded by its own literal limit
+        if name != "APPEND":  # APPEND's messages are bounded by their own literal limits
             self._command_size += size
+        else:
+            self._append_size += size
         if self._command_size > self.max_command:
             self._reset_command()
             if plus:
@@ -254,4 +260,5 @@ class CommandReader:
     def _reset_command(self) -> None:
         self._parts = []
         self._command_size = 0
+        self._append_size = 0
         self._literal_needed = 0

@@ -35,6 +35,18 @@ def literal(value: bytes) -> bytes:
     return b"{%d}\r\n" % len(value) + value
 
 
+def literal8(value: bytes) -> bytes:
+    """RFC 3516 ``~{n}``: binary data, NUL included, sent as it is."""
+    return b"~{%d}\r\n" % len(value) + value
+
+
+def binary(value: bytes) -> bytes:
+    """FETCH BINARY data: a literal8 only when it holds NUL (RFC 3516 4.3)."""
+    if not value:
+        return b'""'
+    return literal8(value) if b"\x00" in value else b"{%d}\r\n" % len(value) + value
+
+
 def string(value: Union[str, bytes]) -> bytes:
     """A quoted string when allowed, else a literal."""
     value = to_bytes(value)

@@ -241,7 +241,11 @@ class MailStore:
         """Drop cached state of a folder being deleted or renamed (and its children)."""
         for key in list(self._mailboxes):
             if key == path or key.startswith(path + "."):
-                self._retire(self._mailboxes.pop(key), clean=False)
+                mailbox = self._mailboxes.pop(key)
+                if mailbox.listeners:  # a session has it selected: it sees it emptied
+                    mailbox.orphan()
+                else:
+                    self._retire(mailbox, clean=False)
 
     def close(self) -> None:
         """At shutdown: remember which folders are fully indexed, close indexes."""

@@ -71,6 +71,7 @@ class MaildirMailbox(MessageReader):
         self._info_memo: dict = {}
         self._hint = 0  # position of the last UID looked up (FETCH walks in order)
         self._unsaved_sizes: dict[int, tuple[int, int]] = {}
+        self._orphaned = False
         MessageReader.__init__(self)
         self._load()
 
@@ -242,7 +243,7 @@ class MaildirMailbox(MessageReader):
 
     def save_cache(self) -> None:
         """Persist computed sizes/dates (called after each command)."""
-        if self._unsaved_sizes:
+        if self._unsaved_sizes and not self._orphaned:
             values = [(u, v, m) for u, (v, m) in self._unsaved_sizes.items()]
             self._unsaved_sizes = {}
             self.index.set_sizes(values)
@@ -314,9 +315,22 @@ class MaildirMailbox(MessageReader):
         except FileNotFoundError:
             return None
 
+    def orphan(self) -> None:
+        """The folder was renamed or deleted while sessions have it open: they
+        see every message expunged; its index (moved or gone with the
+        directory) is never touched again through this object."""
+        self.index.close()
+        self._orphaned = True
+
     def sync(self, force: bool = False) -> bool:
         """Catch up with other processes and with the directories; True when
         anything changed."""
+        if self._orphaned:
+            gone = list(self.table.uids)
+            self.table = MessageTable()
+            self.recent_unclaimed.clear()
+            self._notify([], gone, [], [])
+            return bool(gone)
         before = self._highest
         self._refresh()
         watched = self.store is not None and self.store.is_watched(self.path)
@@ -668,8 +682,9 @@ class MaildirMailbox(MessageReader):
 
     def close(self) -> None:
         """Let go of the index connection (the store forgets this folder)."""
-        self.save_cache()
-        self.index.close()
+        if not self._orphaned:
+            self.save_cache()
+            self.index.close()
 
 
 def _encode(state: tuple, settled: bool) -> str:

@@ -1,0 +1,104 @@
+"""SORT and UID SORT (RFC 5256), SORT=DISPLAY (RFC 5957) and ESORT (RFC 5267).
+
+The messages matching the search keys are ordered by `storage.sorting`;
+``SORT RETURN (MIN MAX COUNT ALL)`` answers with one ESEARCH response whose
+MIN/MAX are the first/last message in sort order and whose ALL keeps that
+order (as Dovecot does).
+"""
+
+from __future__ import annotations
+
+from ..core.dispatch import OK, SELECT_ONLY, command
+from ..storage.sorting import SORT_KEYS, SortSource, sort_messages
+from ..wire.grammar import ParseError
+from ..wire.parser import SUPPORTED_CHARSETS, BadCharset, SearchParser
+from .copy import uid_set_text
+from .search import search_view
+
+SORT_RETURN_OPTIONS = {"MIN", "MAX", "COUNT", "ALL"}
+
+
+def return_options(cursor, allowed: set) -> tuple:
+    """``RETURN (opt ...)`` after the command name, or None when absent."""
+    if not cursor.try_(b"RETURN "):
+        return None
+    options = tuple(o.upper() for o in cursor.paren_list(cursor.atom))
+    unknown = set(options) - allowed
+    if unknown:
+        raise ParseError(f"Unknown RETURN option {sorted(unknown)[0]}")
+    cursor.sp()
+    return options
+
+
+def charset_and_keys(cursor) -> tuple:
+    """The mandatory charset and the search keys of SORT and THREAD."""
+    charset = cursor.astring().decode("ascii", "replace").upper()
+    if charset not in SUPPORTED_CHARSETS:
+        raise BadCharset(charset)
+    cursor.sp()
+    return charset, SearchParser(cursor, SUPPORTED_CHARSETS[charset]).keys()
+
+
+def _criteria(cursor) -> tuple:
+    cursor.expect(b"(", "Expected '(' and sort criteria")
+    out = []
+    reverse = False
+    while True:
+        word = cursor.atom().upper()
+        if word == "REVERSE":
+            if reverse:
+                raise ParseError("REVERSE given twice")
+            reverse = True
+        elif word in SORT_KEYS:
+            out.append((word, reverse))
+            reverse = False
+        else:
+            raise ParseError(f"Unknown sort key {word}")
+        if cursor.try_(b")"):
+            break
+        cursor.sp()
+    if reverse:
+        raise ParseError("REVERSE must be followed by a sort key")
+    return tuple(out)
+
+
+def _sort_args(cursor):
+    cursor.sp()
+    returns = return_options(cursor, SORT_RETURN_OPTIONS)
+    criteria = _criteria(cursor)
+    cursor.sp()
+    charset, keys = charset_and_keys(cursor)
+    return (returns, criteria, charset, keys)
+
+
+def esearch_line(tag: str, uid: bool, numbers: list[int], wanted: set) -> bytes:
+    """The ESEARCH response of RFC 4731/5267 for numbers already in order."""
+    parts = [b'(TAG "' + tag.encode() + b'")']
+    if uid:
+        parts.append(b"UID")
+    if numbers:
+        if "MIN" in wanted:
+            parts.append(b"MIN %d" % numbers[0])
+        if "MAX" in wanted:
+            parts.append(b"MAX %d" % numbers[-1])
+        if "ALL" in wanted:
+            parts.append(b"ALL " + uid_set_text(numbers).encode())
+    if "COUNT" in wanted:
+        parts.append(b"COUNT %d" % len(numbers))
+    return b"ESEARCH " + b" ".join(parts)
+
+
+@command("SORT", SELECT_ONLY, _sort_args, expunge_ok=False)
+def sort(session, cmd):
+    returns, criteria, _charset, keys = cmd.args
+    view = session.selected
+    mailbox = view.mailbox
+    hits = search_view(view, keys)
+    source = SortSource(mailbox.header_block, mailbox.internal_date, mailbox.size)
+    ordered = sort_messages(hits, list(criteria), source)
+    numbers = [uid if cmd.uid else seq for seq, uid in ordered]
+    if returns is None:
+        session.untagged(b"SORT" + b"".join(b" %d" % n for n in numbers))
+    else:
+        session.untagged(esearch_line(cmd.tag, cmd.uid, numbers, set(returns) or {"ALL"}))
+    return OK("SORT completed")
