@@ -237,15 +237,13 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
                     break
                 if self.session.paused or pending is not None:
                     if self.deflate.backlog > MAX_PIPELINED:
-                        self._close_with(b"Too much data sent ahead of the server's answers")
+                        self._close_with("Too much data sent ahead of the server's answers")
                     break
                 try:
                     data = self.deflate.inflate(INFLATE_PIECE)
                 except CompressionError as e:
-                    log.warn("closing a compressed connection from {peer}: {reason}",
-                             peer=_peer(self.transport), reason=str(e))
                     reason = str(e)
-                    self._close_with((reason[:1].upper() + reason[1:]).encode("ascii", "replace"))
+                    self._close_with(reason[:1].upper() + reason[1:])
                     break
                 if not data:
                     break
@@ -253,8 +251,11 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
         finally:
             self._inflating = False
 
-    def _close_with(self, reason: bytes) -> None:
-        self.session.untagged(b"BYE " + reason)
+    def _close_with(self, reason: str) -> None:
+        """The compressed input cannot go on: one log line, BYE, close."""
+        log.warn("closing the compressed connection from {peer}: {reason}", peer=_peer(self.transport),
+                 reason=reason)
+        self.session.untagged(b"BYE " + reason.encode("ascii", "replace"))
         self.session.closed = True
         self._flush()
         self.transport.unregisterProducer()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import zlib
 
 WINDOW_BITS = -15  # raw deflate (no zlib header), 32 KiB window: what RFC 4978 peers send
-LEVEL = 6  # zlib's default trade of speed against size
+LEVEL = 1  # fastest: mail text still shrinks to ~40% (level 6: ~38%, at a quarter of the speed)
 INPUT_SLICE = 16 * 1024  # compressed bytes given to zlib at once (it copies back what it leaves)
 MAX_RATIO = 100  # inflated bytes per compressed byte; mail text is 3-10, base64 attachments under 2
 FREE_BYTES = 4 * 1024 * 1024  # inflated bytes allowed before the ratio counts (a burst of repetitive commands)
