@@ -3,8 +3,9 @@
 imaplib, imapclient and curl do not speak COMPRESS; the raw-socket client of
 tests/imap_raw.py does once `start_compression` swaps its socket for a
 `DeflateSocket` (raw deflate both ways, as RFC 4978 peers do, sync-flushed
-after every write). Real clients that do: mutt 2.2 (``imap_deflate``) and
-mbsync 1.4 (always, when the server offers it); both are run at the end.
+after every write). Real clients that do: mutt 2.2 (``imap_deflate``),
+mbsync 1.4 and the Delta Chat core (always, when the server offers it); all
+three are run at the end.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shutil
 import ssl
+import sys
 import threading
 import zlib
 
@@ -24,7 +27,8 @@ from clients_util import (  # noqa: F401  (imap_server, imap_sample_server are f
 )
 from conftest import ServerProcess, run_cli, started_server
 from imap_raw import ConnectionClosed, RawIMAP
-from push_util import wait_until
+from push_util import mta_deliver, wait_until
+from test_deltachat import _need, mail, receiver  # noqa: F401  (mail, receiver are fixtures)
 from pushimapd.core.session import MAX_PIPELINED
 from pushimapd.wire.deflate import FREE_BYTES, MAX_RATIO, CompressionError, DeflateCodec
 
@@ -566,3 +570,28 @@ def test_mbsync_compresses_on_its_own(tmp_path, imap_server):
     uploaded = [f for f in server_messages(imap_server) if b"uploaded by mbsync" in f.data]
     assert len(uploaded) == 1 and crlf(uploaded[0].data).endswith(b"\r\n\r\nup\r\n")
     assert len(re.findall(r"C: b'\S+ APPEND ", trace_after_logouts(imap_server, 2))) == 1
+
+
+def test_delta_chat_core_compresses_every_connection_and_hears_idle_news(mail, tmp_path):
+    """deltachat-rpc-server (the chatmail core, async-imap) sends COMPRESS DEFLATE on every
+    connection; a delivery reaches its IDLE as a compressed EXISTS, and it goes on to fetch."""
+    client = _need("deltachat_rpc_client")
+    server_binary = os.path.join(os.path.dirname(sys.executable), "deltachat-rpc-server")
+    if not os.path.exists(server_binary):
+        server_binary = shutil.which("deltachat-rpc-server") or server_binary
+    with client.Rpc(accounts_dir=str(tmp_path / "rpc-accounts"), rpc_server_path=server_binary) as rpc:
+        account = client.DeltaChat(rpc).add_account()
+        account.add_or_update_transport({
+            "addr": "demo@localhost", "password": "demo", "imapServer": "127.0.0.1", "imapPort": mail.port,
+            "imapSecurity": "plain", "imapUser": "demo", "smtpServer": "127.0.0.1",
+            "smtpPort": mail.smtp_port, "smtpSecurity": "plain", "smtpUser": "demo"})
+        account.start_io()
+        try:
+            mail.wait_log(rb"S: b'(\S+) OK DEFLATE active\\r\\n'(?s:.*)C: b'\S+ IDLE\\r\\n'", timeout=30)
+            mta_deliver(mail.root, "demo", data=make_message("for delta chat", eol=b"\r\n"))
+            mail.wait_log(rb"S: b'\* 1 EXISTS(?s:.*)C: b'DONE\\r\\n'(?s:.*)C: b'\S+ UID FETCH 1", timeout=30)
+        finally:
+            account.stop_io()
+    log = mail.log
+    assert log.count(b" COMPRESS DEFLATE\\r\\n'") == log.count(b"login ok for demo") >= 1
+    assert log.count(b" OK DEFLATE active\\r\\n'") == log.count(b" COMPRESS DEFLATE\\r\\n'")
