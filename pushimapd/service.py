@@ -17,7 +17,7 @@ from twisted.python import usage
 
 from . import __version__, commands  # noqa: F401  (registers every command)
 from .auth import CredentialCache, UserDirectory
-from .core.session import ServerConfig, Session
+from .core.session import MAX_PIPELINED, ServerConfig, Session
 from .commands.push import CAPABILITIES as PUSH_CAPABILITIES
 from .db import open_database
 from .metadata_db import MetadataStore
@@ -29,11 +29,13 @@ from .urlauth import UrlAuthKeys
 from .sample import ensure_sample_users, resolve_paths
 from .storage.maildir.account import MailStore
 from .storage.metadata import CAPABILITIES as METADATA_CAPABILITIES
+from .wire.deflate import CompressionError, DeflateCodec
 
 log = Logger()
 AUTOLOGOUT_SECONDS = 31 * 60  # RFC 3501: at least 30 minutes
 FAILED_LOGIN_DELAY = 1.0
 DEFAULT_LISTEN = "tcp:1143:interface=127.0.0.1"
+INFLATE_PIECE = 64 * 1024  # inflated bytes handed to the session at a time
 
 
 class Options(usage.Options):
@@ -130,6 +132,11 @@ def _is_trusted(address, networks) -> bool:
     return any(ip in net for net in networks)
 
 
+def _peer(transport) -> str:
+    address = transport.getPeer()
+    return f"{getattr(address, 'host', address)}:{getattr(address, 'port', '')}"
+
+
 _SECRET_COMMANDS = (b"LOGIN", b"AUTHENTICATE")
 
 
@@ -155,6 +162,8 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
         self.factory = factory
         self.session: Session | None = None
         self.failures = 0
+        self.deflate: DeflateCodec | None = None  # after COMPRESS DEFLATE (inside TLS, if any)
+        self._inflating = False
 
     def connectionMade(self) -> None:
         secure = interfaces.ISSLTransport.providedBy(self.transport)
@@ -183,6 +192,14 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
 
     def dataReceived(self, data: bytes) -> None:
         self.resetTimeout()
+        if self.deflate is None:
+            self._receive(data)
+        elif self.session is not None and not self.session.closed:
+            self.deflate.feed(data)
+            self._inflate()
+
+    def _receive(self, data: bytes) -> None:
+        """Plain protocol bytes (inflated already, when compressed) to the session."""
         if self.factory.trace:
             session = self.session
             if session.user:
@@ -200,11 +217,51 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
         if out:
             if self.factory.trace:
                 log.info("S: {data!r}", data=out[:2000])
+            if self.deflate is not None:
+                out = self.deflate.compress(out)
             self.transport.write(out)
         action = self.session.pending
         if action is not None and not getattr(action, "_started", False):
             action._started = True
             self._perform(action)
+        if self.deflate is not None and self.deflate.has_input and not self._inflating:
+            self._inflate()  # the session takes commands again: go on with what waited
+
+    def _inflate(self) -> None:
+        """Hand the session the client's compressed input one bounded piece at a
+        time, and only while it takes commands: what waits stays compressed and
+        counts against the same 4 MiB as plain input sent ahead."""
+        self._inflating = True
+        try:
+            while self.session is not None and not self.session.closed:
+                pending = self.session.pending
+                if pending is not None and pending.kind == "close":
+                    break
+                if self.session.paused or pending is not None:
+                    if self.deflate.backlog > MAX_PIPELINED:
+                        self._close_with("Too much data sent ahead of the server's answers")
+                    break
+                try:
+                    data = self.deflate.inflate(INFLATE_PIECE)
+                except CompressionError as e:
+                    reason = str(e)
+                    self._close_with(reason[:1].upper() + reason[1:])
+                    break
+                if not data:
+                    break
+                self._receive(data)
+        finally:
+            self._inflating = False
+
+    def _close_with(self, reason: str) -> None:
+        """The compressed input cannot go on: one log line, BYE, close."""
+        log.warn("closing the compressed connection from {peer}: {reason}", peer=_peer(self.transport),
+                 reason=reason)
+        self.session.untagged(b"BYE " + reason.encode("ascii", "replace"))
+        self.session.closed = True
+        self._flush()
+        self.transport.unregisterProducer()
+        self.transport.loseConnection()
 
     def _perform(self, action) -> None:
         if action.kind == "close":
@@ -216,6 +273,12 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
             self.transport.unregisterProducer()  # re-registered with the TLS layer
             self.transport.startTLS(self.factory.tls_context)
             self.transport.registerProducer(self, True)
+            action.done(None)
+            self._flush()
+        elif action.kind == "start-compression":
+            # the tagged OK went out in clear just before; everything after is deflated
+            self.deflate = DeflateCodec()
+            self.deflate.feed(action.args["leftover"])
             action.done(None)
             self._flush()
 

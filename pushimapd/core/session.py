@@ -93,6 +93,7 @@ class Session:
         self._current: Optional[Command] = None
         self.closed = False
         self.paused = False  # the client is not reading our answers: take no new commands
+        self.compressed = False  # COMPRESS=DEFLATE is on (the transport deflates and inflates)
 
     # -- transport side ---------------------------------------------------------
     def greeting(self) -> None:
@@ -144,6 +145,8 @@ class Session:
             if self.config.tls_available and not self.secure:
                 caps.append("STARTTLS")
             caps.append("AUTH=PLAIN" if self.plaintext_allowed() else "LOGINDISABLED")
+        elif not self.compressed:
+            caps.append("COMPRESS=DEFLATE")  # RFC 4978: command-auth, and only once
         caps.extend(self.config.extra_capabilities)
         return " ".join(caps)
 

@@ -124,6 +124,13 @@ class CommandReader:
         self._reset_command()
         return dropped
 
+    def take_buffered(self) -> bytes:
+        """Hand over everything received but not yet consumed: after COMPRESS
+        it belongs to the compressed stream, not to this reader."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
     def set_line_mode(self, on: bool) -> None:
         """In line mode every line is handed out raw (IDLE, AUTHENTICATE)."""
         self._line_mode = on
