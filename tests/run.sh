@@ -3,7 +3,9 @@
 # with pushimapd and its test extra) and runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PACKAGES="isync curl offlineimap3 fetchmail getmail6 mutt openssl python3-venv"
+# dovecot-imapd: the takeover test makes a Maildir with Dovecot itself (run privately
+# on 127.0.0.1 by the test; the package's own service is not started, see below)
+APT_PACKAGES="isync curl offlineimap3 fetchmail getmail6 mutt openssl python3-venv dovecot-imapd"
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 missing=""
 for pkg in $APT_PACKAGES; do
@@ -11,8 +13,16 @@ for pkg in $APT_PACKAGES; do
 done
 if [ -n "$missing" ]; then
     export DEBIAN_FRONTEND=noninteractive
+    # packages must not start system services (Dovecot would listen on every interface)
+    made_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+        $SUDO chmod +x /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq $missing >/dev/null
+    [ -z "$made_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}

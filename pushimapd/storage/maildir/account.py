@@ -157,11 +157,7 @@ class MaildirAccount:
 
     # -- subscriptions -----------------------------------------------------------
     def subscriptions(self) -> list[str]:
-        try:
-            with open(os.path.join(self.root, SUBSCRIPTIONS), encoding="utf-8", errors="replace") as f:
-                return [line.rstrip("\n") for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
+        return read_subscriptions(os.path.join(self.root, SUBSCRIPTIONS))[1]
 
     def subscribe(self, name: str) -> None:
         name = validate_name(name)
@@ -178,9 +174,30 @@ class MaildirAccount:
 
     def _write_subscriptions(self, names: list[str]) -> None:
         path = os.path.join(self.root, SUBSCRIPTIONS)
+        version, _ = read_subscriptions(path)
+        if version == 2:  # Dovecot's format, kept so Dovecot reads it back
+            text = "V\t2\n\n" + "".join(n.replace(SEPARATOR, "\t") + "\n" for n in names)
+        else:
+            text = "".join(n + "\n" for n in names)
         with open(path + ".tmp", "w", encoding="utf-8") as f:
-            f.write("".join(n + "\n" for n in names))
+            f.write(text)
         os.replace(path + ".tmp", path)
+
+
+def read_subscriptions(path: str) -> tuple[int, list[str]]:
+    """(format version, names) of a ``subscriptions`` file: version 1 is a
+    name per line (Courier, older Dovecot, earlier pushimapd); version 2 is
+    Dovecot 2.x's: a ``V<TAB>2`` line, a blank line, then names with TAB as
+    the hierarchy separator."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().split("\n")
+    except FileNotFoundError:
+        return 1, []
+    if lines and lines[0].startswith("V\t"):
+        names = [line.replace("\t", SEPARATOR) for line in lines[1:] if line.strip()]
+        return 2, names
+    return 1, [line for line in lines if line.strip()]
 
 
 @implementer(IMailStore)
