@@ -528,3 +528,39 @@ def test_delete_message_and_sync(tmp_path, imap_sample_server):
     assert again.status["deleted"] == 0
     assert KOELN_MID not in {line.message_id for line in again.index}
     assert "Grüße aus Köln" not in again.screen.text()
+
+
+def test_mutt_resynchronises_with_qresync_from_its_header_cache(tmp_path, imap_sample_server):
+    """mutt 2.2 with a header cache, ``imap_condstore`` and ``imap_qresync``:
+    the second run selects with CONDSTORE and asks ``UID FETCH ... (FLAGS)
+    (CHANGEDSINCE modseq VANISHED)``, and learns of a flag change and an
+    expunge made by another client meanwhile from the VANISHED (EARLIER) and
+    FETCH answers, not by fetching every flag again."""
+    from imap_raw import RawIMAP
+
+    server = imap_sample_server
+    files = server_messages(server)
+    cache = tmp_path / "hcache"
+    cache.mkdir()
+    mutt = Mutt(tmp_path, server, header_cache=str(cache), imap_condstore="yes", imap_qresync="yes")
+    first = mutt.run()
+    first.assert_no_error()
+    assert first.status["total"] == len(files)
+    flagged_before = first.status["flagged"]
+    with RawIMAP(server.port) as other:  # another client, between mutt's runs
+        other.login(USER, PASSWORD)
+        other.select("INBOX")
+        unflagged = [seq for seq, items in other.ok("FETCH 1:* (FLAGS)").fetches() if b"\\Flagged" not in items["FLAGS"]]
+        other.ok("STORE %d +FLAGS (\\Flagged)" % unflagged[0])
+        other.ok("STORE %d +FLAGS.SILENT (\\Deleted)" % unflagged[1])
+        other.ok("EXPUNGE")
+    second = mutt.run()
+    second.assert_no_error()
+    already_deleted = sum("T" in f.flags for f in files)  # EXPUNGE removes those too
+    assert second.status["total"] == len(files) - 1 - already_deleted
+    assert second.status["flagged"] == flagged_before + 1
+    trace = server.trace()
+    assert re.search(r"ENABLE[^\\]*QRESYNC", trace), "mutt did not enable QRESYNC"
+    # mutt resynchronises with UID FETCH (CHANGEDSINCE modseq VANISHED) after SELECT (CONDSTORE)
+    assert re.search(r"UID FETCH \S+ \(FLAGS\) \(CHANGEDSINCE \d+ VANISHED\)", trace), "no QRESYNC resync"
+    assert "VANISHED (EARLIER)" in trace
