@@ -371,17 +371,37 @@ def build_rows(figures: dict, args) -> tuple[list, list]:
 
         line("first-ever SELECT (s, builds index)", "first_select")
         line("first-ever UID FETCH 1:* (s)", "first_fetch")
-        line("cold SELECT (s)", "cold_select")
+        line("cold SELECT (s)", "cold_select", targets=[("≤ 1× dovecot", _at_most("dovecot", 1.0))])
         line("cold UID FETCH 1:* (s)", "cold_fetch")
         line("cold SELECT + FETCH (s)", "cold_total", targets=[("≤ 3× dovecot", _at_most("dovecot", 3.0))])
         line("warm SELECT (s)", "warm_select", fmt="{:.4f}")
         line("warm UID FETCH 1:* (s)", "warm_fetch")
         line("warm SELECT + FETCH (s)", "warm_total", targets=[("≤ 2× dovecot", _at_most("dovecot", 2.0))])
-        line("UID SEARCH SUBJECT (s)", "search_header", fmt="{:.4f}")
-        line("UID SEARCH FLAGGED (s)", "search_flag", fmt="{:.4f}")
-        mem = {s: (big[s]["memory_kib"]["pss" if s == "dovecot" else "rss"] / 1024 if "memory_kib" in big[s]
-                   else val(s, "memory_kib")) for s in big}
+        line("warm SELECT + UID FETCH 1:* (FLAGS) (s)", "warm_flags",
+             targets=[("≤ 1× dovecot", _at_most("dovecot", 1.0))])
+        line("UID SEARCH SUBJECT (s)", "search_header", fmt="{:.4f}",
+             targets=[("≤ 1× dovecot", _at_most("dovecot", 1.0))])
+        line("UID SEARCH FLAGGED (s)", "search_flag", fmt="{:.4f}",
+             targets=[("≤ 1× dovecot", _at_most("dovecot", 1.0))])
+        changed = {s: (big[s]["changedsince"] * 1000 if big[s].get("changedsince") is not None
+                       else val(s, "changedsince")) for s in big}
+        rows.append(Row(wl, "UID FETCH 1:* (FLAGS) (CHANGEDSINCE n), 10 changed (ms)", changed, fmt="{:.2f}",
+                        targets=[("pushimapd ≤ 5 ms", lambda r: r.values.get("pushimapd") is not None
+                                  and r.values["pushimapd"] <= 5.0)]))
+
+        def mb(s, key):
+            if key not in big[s]:
+                return val(s, key)
+            return big[s][key]["pss" if s == "dovecot" else "rss"] / 1024
+
+        mem = {s: mb(s, "memory_kib") for s in big}
         rows.append(Row(wl, "server memory after the sessions closed (MB)", mem, fmt="{:.0f}"))
+        grown = {s: (mb(s, "memory_kib") - mb(s, "memory_idle_kib")
+                     if "memory_kib" in big[s] and "memory_idle_kib" in big[s] else val(s, "memory_kib"))
+                 for s in big}
+        rows.append(Row(wl, "  of which above the idle server (MB)", grown, fmt="{:.0f}",
+                        targets=[("pushimapd ≤ 30 MB", lambda r: isinstance(r.values.get("pushimapd"), float)
+                                  and r.values["pushimapd"] <= 30.0)]))
         for s, d in big.items():
             if d.get("error"):
                 notes.append(f"big mailbox, {s}: {d['error']}")

@@ -121,6 +121,8 @@ def _ms(value):
 # -- 2. big mailbox -------------------------------------------------------------------------
 
 BIG_FETCH = b"UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)"
+FLAGS_FETCH = b"UID FETCH 1:* (FLAGS)"
+CHANGED = 10  # messages changed before UID FETCH 1:* (FLAGS) (CHANGEDSINCE n)
 SEARCH_HEADER = b'UID SEARCH SUBJECT "%s"' % SEARCH_WORD.encode()
 SEARCH_FLAG = b"UID SEARCH FLAGGED"
 
@@ -137,6 +139,47 @@ async def _select_fetch(port, user, password, timeout) -> dict:
             raise IMAPError(f"FETCH: {f.status[:160]!r}")
         return {"select": s.elapsed, "fetch": f.elapsed, "exists": exists_of(s.untagged),
                 "fetched": sum(1 for line in f.untagged if b" FETCH " in line)}
+    finally:
+        await conn.logout()
+
+
+async def _select_flags(port, user, password, timeout) -> float:
+    """SELECT + UID FETCH 1:* (FLAGS): what a client does to refresh flags without CONDSTORE."""
+    conn = await Connection.open(port, timeout)
+    try:
+        await conn.login(user, password, timeout)
+        s = await conn.command(b"SELECT INBOX", timeout=timeout)
+        f = await conn.command(FLAGS_FETCH, timeout=timeout)
+        if not (s.ok and f.ok):
+            raise IMAPError(f"SELECT/FETCH FLAGS: {s.status[:80]!r} {f.status[:80]!r}")
+        return s.elapsed + f.elapsed
+    finally:
+        await conn.logout()
+
+
+async def _changedsince(port, user, password, repeat, timeout) -> dict:
+    """What a phone woken by a push asks: the flags of what changed since its
+    HIGHESTMODSEQ, after CHANGED messages changed (CONDSTORE)."""
+    conn = await Connection.open(port, timeout)
+    try:
+        await conn.login(user, password, timeout)
+        await conn.command(b"ENABLE CONDSTORE", timeout=timeout)
+        s = await conn.command(b"SELECT INBOX (CONDSTORE)", timeout=timeout)
+        m = re.search(rb"HIGHESTMODSEQ (\d+)", b"".join(s.untagged))
+        if not s.ok or m is None:
+            raise IMAPError(f"SELECT (CONDSTORE): {s.status[:160]!r}")
+        exists = exists_of(s.untagged)
+        step = max(1, exists // CHANGED)
+        for seq in range(1, exists + 1, step)[:CHANGED]:
+            await conn.command(b"STORE %d +FLAGS.SILENT ($Bench)" % seq, timeout=timeout)
+        times, changed = [], 0
+        for _ in range(repeat):
+            r = await conn.command(b"UID FETCH 1:* (FLAGS) (CHANGEDSINCE %s)" % m.group(1), timeout=timeout)
+            if not r.ok:
+                raise IMAPError(f"CHANGEDSINCE: {r.status[:160]!r}")
+            times.append(r.elapsed)
+            changed = sum(1 for line in r.untagged if b" FETCH " in line)
+        return {"changedsince": statistics.median(times), "changedsince_hits": changed}
     finally:
         await conn.logout()
 
@@ -177,6 +220,7 @@ def big_mailbox(server, user: str, password: str, repeat: int = 3, timeout: floa
         t0 = time.perf_counter()
         server.restart()
         out["restart_s"] = time.perf_counter() - t0
+        out["memory_idle_kib"] = server.memory_kib()  # a server that has served nothing yet
         stage = "cold SELECT + FETCH"
         cold = asyncio.run(_select_fetch(server.port, user, password, timeout))
         out.update(cold_select=cold["select"], cold_fetch=cold["fetch"], fetched=cold["fetched"])
@@ -186,11 +230,19 @@ def big_mailbox(server, user: str, password: str, repeat: int = 3, timeout: floa
         out["warm_select"] = statistics.median(w["select"] for w in warm)
         out["warm_fetch"] = statistics.median(w["fetch"] for w in warm)
         log(f"    warm: SELECT {out['warm_select']:.3f}s FETCH {out['warm_fetch']:.3f}s")
+        stage = "warm SELECT + FETCH FLAGS"
+        out["warm_flags"] = statistics.median(
+            asyncio.run(_select_flags(server.port, user, password, timeout)) for _ in range(repeat))
+        log(f"    warm SELECT + UID FETCH 1:* (FLAGS): {out['warm_flags']:.3f}s")
         stage = "UID SEARCH"
         out.update(asyncio.run(_searches(server.port, user, password, repeat, timeout)))
         log(f"    search: header {out['search_header']:.3f}s ({out['search_header_hits']} hits) "
             f"flag {out['search_flag']:.3f}s ({out['search_flag_hits']} hits)")
         out["memory_kib"] = server.memory_kib()
+        stage = "CHANGEDSINCE"
+        out.update(asyncio.run(_changedsince(server.port, user, password, repeat, timeout)))
+        log(f"    UID FETCH 1:* (FLAGS) (CHANGEDSINCE n), {out['changedsince_hits']} changed: "
+            f"{out['changedsince'] * 1000:.1f} ms")
     except NET_ERRORS as e:
         out["error"] = f"{stage}: {type(e).__name__}" + (f": {e}"[:300] if str(e) else "")
         out["error_stage"] = stage

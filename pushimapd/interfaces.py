@@ -98,8 +98,18 @@ class IMailbox(Interface):
         """{uid: decoded value} of a header field the store indexes, or None
         when it does not index that field (the caller reads headers)."""
 
+    def folded_headers(field):
+        """Case-folded values of an indexed header field aligned with ``uids``, or None."""
+
     def match_flags(predicate):
         """Positions in ``uids`` of the messages whose flag set satisfies predicate(frozenset)."""
+
+    def column(name):
+        """One value per message aligned with ``uids``: "flags", "modseq",
+        "size" or "internal_time" (bulk FETCH and SEARCH)."""
+
+    def first_match(predicate):
+        """Position in ``uids`` of the first message whose flags satisfy predicate, or None."""
 
     def changed_since(modseq):
         """UIDs whose metadata changed after modseq (CHANGEDSINCE)."""

@@ -91,9 +91,9 @@ def _open_mailbox(session, cmd, read_write: bool):
     session.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] Flags permitted")
     session.untagged(b"%d EXISTS" % view.exists)
     session.untagged(b"%d RECENT" % len(view.recent))
-    unseen = mailbox.match_flags(lambda flags: "\\Seen" not in flags)
-    if unseen:
-        session.untagged(b"OK [UNSEEN %d] First unseen" % (unseen[0] + 1))
+    unseen = mailbox.first_match(lambda flags: "\\Seen" not in flags)
+    if unseen is not None:
+        session.untagged(b"OK [UNSEEN %d] First unseen" % (unseen + 1))
     session.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % mailbox.uidvalidity)
     session.untagged(b"OK [UIDNEXT %d] Predicted next UID" % mailbox.uidnext)
     if resync.CONDSTORE in session.enabled:

@@ -6,6 +6,7 @@ from typing import Optional
 
 from ..core.dispatch import OK, SELECT_ONLY, command
 from ..storage.mime import ParsedMessage
+from ..storage.columnsearch import search_positions
 from ..storage.search import MessageFacts, depends_on_flags_only, matches
 from ..wire.grammar import ParseError
 from ..wire.parser import search_arguments
@@ -58,15 +59,11 @@ def search_view(view, keys) -> list[tuple[int, int]]:
     mailbox = view.mailbox
     uids = view.uids
     flags_only = depends_on_flags_only(keys)
-    if flags_only and not view.recent and not view.has_news() and uids == mailbox.uids:
-        # the view is the mailbox: evaluate once per distinct flag set, over whole columns
-        probe = MessageFacts(None, 0, 0, 0, 0, frozenset(), False)
-
-        def predicate(flags: frozenset) -> bool:
-            probe.flags = flags
-            return all(matches(k, probe) for k in keys)
-
-        return [(p + 1, uids[p]) for p in mailbox.match_flags(predicate)]
+    if not view.has_news() and uids == mailbox.uids:
+        # the view is the mailbox: answer from whole columns when the keys allow it
+        positions = search_positions(keys, mailbox, view.recent)
+        if positions is not None:
+            return [(p + 1, uids[p]) for p in positions]
     largest_uid = uids[-1] if uids else 0
     source = _Source(mailbox, uids)
     recent, expunged, flags_of = view.recent, view.is_expunged, mailbox.flags

@@ -118,7 +118,7 @@ def _header_contains(facts: MessageFacts, name: str, needle: str) -> bool:
     return any(_contains(v, needle) for v in values)
 
 
-def _address_texts(raw: bytes) -> list[str]:
+def address_texts(raw: bytes) -> list[str]:
     """Display names (RFC 2047 decoded) and normalised addr-specs
     (``local@domain``: comments, quotes and folding removed) of an address
     header value."""
@@ -147,7 +147,7 @@ def _address_contains(facts: MessageFacts, name: str, needle: str) -> bool:
         return bool(values)
     if any(_contains(v, needle) for v in values):
         return True
-    return any(_contains(text, needle) for raw in msg.header_raw_values(name) for text in _address_texts(raw))
+    return any(_contains(text, needle) for raw in msg.header_raw_values(name) for text in address_texts(raw))
 
 
 _FLAG_ONLY = set(_FLAG_KEYS) | {"ALL", "RECENT", "NEW", "OLD", "KEYWORD", "UNKEYWORD"}

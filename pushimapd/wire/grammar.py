@@ -38,6 +38,23 @@ class SequenceSet:
     def contains(self, number: int, largest: int) -> bool:
         return any(a <= number <= b for a, b in self.resolve(largest))
 
+    def positions(self, candidates: Sequence[int], largest: int) -> list[int]:
+        """Indices into sorted ``candidates`` of the members of the set, ascending."""
+        import bisect
+
+        spans = []
+        for a, b in self.resolve(largest):
+            lo = bisect.bisect_left(candidates, a)
+            hi = bisect.bisect_right(candidates, b)
+            if lo < hi:
+                spans.append((lo, hi))
+        if len(spans) == 1:
+            return list(range(*spans[0]))
+        chosen: set[int] = set()
+        for lo, hi in spans:
+            chosen.update(range(lo, hi))
+        return sorted(chosen)
+
     def iter_members(self, candidates: Sequence[int], largest: int) -> list[int]:
         """The members of sorted ``candidates`` that lie in the set, sorted."""
         import bisect

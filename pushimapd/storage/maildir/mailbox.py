@@ -23,7 +23,7 @@ from zope.interface import implementer
 from ...interfaces import IMailbox
 from ..mime import normalize_crlf
 from .flags import Keywords, SYSTEM_FLAGS, size_fields
-from .index import HEADER_FIELDS, FolderIndex, Row, header_fields
+from .index import HEADER_FIELDS, FolderIndex, Row, header_field
 from .reader import MessageReader
 from .table import UNKNOWN, MessageTable
 from .validity import VALIDITY_FILE, next_uidvalidity
@@ -72,6 +72,8 @@ class MaildirMailbox(MessageReader):
         self._hint = 0  # position of the last UID looked up (FETCH walks in order)
         self._unsaved_sizes: dict[int, tuple[int, int]] = {}
         self._orphaned = False
+        self._snapshot_touch = -1
+        self._folded: dict = {}  # header field -> (table version, case-folded values)
         MessageReader.__init__(self)
         self._load()
 
@@ -116,7 +118,10 @@ class MaildirMailbox(MessageReader):
             self.recent_owner = next((v for v in self.listeners if getattr(v, "read_write", False)), None)
         if not self.listeners:  # nobody has it open: give the message caches back
             self.drop_caches()
+            self._folded.clear()
             self.save_cache()
+            if self.index.watermarks()[0] != self._snapshot_touch:
+                self.save_snapshot()
 
     def recent_count(self) -> int:
         owner = self.recent_owner
@@ -136,7 +141,10 @@ class MaildirMailbox(MessageReader):
         """Position of ``uid`` in the table; FETCH walks in order, so try the
         next position before searching."""
         uids = self.table.uids
-        hint = self._hint + 1
+        hint = self._hint
+        if hint < len(uids) and uids[hint] == uid:
+            return hint
+        hint += 1
         if hint < len(uids) and uids[hint] == uid:
             self._hint = hint
             return hint
@@ -179,6 +187,36 @@ class MaildirMailbox(MessageReader):
         infos = self.table.infos
         good = {info for info in set(infos) if predicate(self._flags_of_info(info))}
         return list(itertools.compress(range(len(infos)), map(good.__contains__, infos)))
+
+    def column(self, name: str):
+        """One value per message, aligned with ``uids``: "flags" (frozensets),
+        "modseq", "size" or "internal_time" (unknown sizes and dates are
+        computed first). For whole-mailbox FETCHes and searches."""
+        table = self.table
+        if name == "flags":
+            memo = {info: self._flags_of_info(info) for info in set(table.infos)}
+            return list(map(memo.__getitem__, table.infos))
+        if name == "modseq":
+            return table.modseqs
+        values = table.vsizes if name == "size" else table.mtimes
+        fill = self.size if name == "size" else self.internal_time
+        if UNKNOWN in values:
+            for i in [i for i, v in enumerate(values) if v == UNKNOWN]:
+                fill(table.uids[i])
+        return values
+
+    def first_match(self, predicate) -> Optional[int]:
+        """Position of the first message whose flags satisfy ``predicate``
+        (SELECT's UNSEEN: usually near the start, so stop there)."""
+        memo: dict = {}
+        flags_of = self._flags_of_info
+        for i, info in enumerate(self.table.infos):
+            hit = memo.get(info)
+            if hit is None:
+                hit = memo[info] = predicate(flags_of(info))
+            if hit:
+                return i
+        return None
 
     def changed_since(self, modseq: int) -> list[int]:
         return self.index.changed_uids(modseq)
@@ -228,13 +266,25 @@ class MaildirMailbox(MessageReader):
             fresh = []
             for uid in missing:
                 block = self.header_block(uid)
-                if block is None:
-                    continue
-                fields = header_fields(block)
-                fresh.append((uid, fields))
-                values[uid] = fields.get(field, "")
-            self.index.store_headers(fresh)
+                if block is not None:
+                    values[uid] = header_field(block, field)
+                    fresh.append((uid, values[uid]))
+            self.index.store_header_column(field, fresh)
         return values
+
+    def folded_headers(self, field: str) -> Optional[list[str]]:
+        """Case-folded values of an indexed header field, aligned with
+        ``uids`` (searches scan them), kept while the folder is open; None
+        for a field the index does not keep."""
+        if field not in HEADER_FIELDS:
+            return None
+        cached = self._folded.get(field)
+        if cached is not None and cached[0] == self.table.version:
+            return cached[1]
+        values = self.indexed_headers(field, self.table.uids)
+        folded = [values.get(uid, "").casefold() for uid in self.table.uids]
+        self._folded[field] = (self.table.version, folded)
+        return folded
 
     def _remember(self, i: int) -> None:
         table = self.table
@@ -264,27 +314,34 @@ class MaildirMailbox(MessageReader):
 
     # -- loading and scanning ----------------------------------------------------
     def _load(self) -> None:
-        """Fill the table from the index; rescan unless the directories are
-        provably as the index last saw them."""
-        self.table = MessageTable()
-        self.table.extend((u, b, s, i, m, v, t) for u, b, s, i, m, v, t in self.index.db.execute(
-            "SELECT uid, base, sub, info, modseq, vsize, mtime FROM msg ORDER BY uid"))
-        self._uidnext, self._highest = self.index.state()
-        self._synced = self._highest
+        """Fill the table from the index (its snapshot plus what was written
+        since, or every row); rescan unless the directories are provably as
+        the index last saw them."""
+        index = self.index
+        snap = index.snapshot()
+        if snap is not None and index.history_reaches(snap.modseq):
+            self.table = MessageTable.from_snapshot(snap)
+            self._synced = (snap.touch, snap.modseq)
+            self._snapshot_touch = snap.touch
+            self._apply_delta(index.delta(*self._synced), announce=False)
+        else:
+            self._synced = index.watermarks()
+            self.table = MessageTable.from_rows(index.all_rows())
+        self._uidnext, self._highest = index.state()
         self.recent_unclaimed = {u for u, sub in zip(self.table.uids, self.table.subs) if not sub}
         state = self._stat_dirs()
-        if state is not None and self.index.dirstate() == _encode(state, True):
+        if state is not None and index.dirstate() == _encode(state, True):
             self._dir_state, self._settled = state, True
             return
         self.sync(force=True)
 
-    def _refresh(self) -> None:
+    def _refresh(self, always: bool = False) -> None:
         """Take in what another process committed to the index.
 
-        ``_synced`` is the modseq up to which the index was read; our own
-        writes do not move it, so a change another process committed between
-        two of ours (with a lower modseq) is still read here."""
-        if not self.index.changed_elsewhere():
+        ``_synced`` is the (touch, modseq) up to which the index was read; our
+        own writes do not move it, so a change another process committed
+        between two of ours is still read here (ours again too, harmlessly)."""
+        if not self.index.changed_elsewhere() and not always:
             return
         if self.index.reload_uidvalidity():
             self.drop_caches()
@@ -292,22 +349,32 @@ class MaildirMailbox(MessageReader):
             for view in list(self.listeners):
                 view.mailbox_reset()
             return
-        changes = self.index.changes_since(self._synced)
-        self._synced = changes.highest
+        self._apply_delta(self.index.delta(*self._synced), announce=True)
+        self._uidnext, self._highest = self.index.state()
+
+    def _apply_delta(self, delta, announce: bool) -> None:
         added, flagged = [], []
-        for row in changes.rows:
+        for row in delta.rows:
             i = self.table.pos(row.uid)
             if i is None:
-                self.table.extend([(row.uid, row.base, row.sub, row.info, row.modseq, row.vsize, row.mtime)])
                 added.append(row.uid)
-            else:
-                before = self._flags_of_info(self.table.infos[i])
-                self.table.set(i, row.sub, row.info, row.modseq)
-                if self._flags_of_info(row.info) != before:
-                    flagged.append(row.uid)
-        gone = self._forget(changes.expunged)
-        self._uidnext, self._highest = self.index.state()
-        self._announce_found(added, gone, flagged)
+            elif self._flags_of_info(row.info) != self._flags_of_info(self.table.infos[i]):
+                flagged.append(row.uid)
+        self.table.extend((r.uid, r.base, r.sub, r.info, r.modseq, r.vsize, r.mtime) for r in delta.rows)
+        gone = self._forget(delta.expunged)
+        self._synced = (delta.touch, delta.modseq)
+        if announce:
+            self._announce_found(added, gone, flagged)
+
+    def save_snapshot(self) -> None:
+        """Pack the columns into the index for the next cold open (after
+        catching up, so the snapshot is exactly the index at its watermarks)."""
+        if self._orphaned:
+            return
+        self._refresh(always=True)
+        t = self.table
+        self.index.write_snapshot(*self._synced, t.uids, t.bases, t.subs, t.infos, t.modseqs, t.vsizes, t.mtimes)
+        self._snapshot_touch = self._synced[0]
 
     def _stat_dirs(self) -> Optional[tuple]:
         try:
@@ -684,6 +751,8 @@ class MaildirMailbox(MessageReader):
         """Let go of the index connection (the store forgets this folder)."""
         if not self._orphaned:
             self.save_cache()
+            if self.index.watermarks()[0] != self._snapshot_touch:
+                self.save_snapshot()
             self.index.close()
 
 

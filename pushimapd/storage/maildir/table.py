@@ -16,9 +16,10 @@ UNKNOWN = -1  # size or date not computed yet
 
 
 class MessageTable:
-    __slots__ = ("uids", "bases", "subs", "infos", "modseqs", "vsizes", "mtimes")
+    __slots__ = ("uids", "bases", "subs", "infos", "modseqs", "vsizes", "mtimes", "version")
 
     def __init__(self):
+        self.version = 0  # bumped whenever messages come or go
         self.uids: list[int] = []
         self.bases: list[str] = []
         self.subs = bytearray()  # 0: new/, 1: cur/
@@ -42,6 +43,7 @@ class MessageTable:
         """Add (uid, base, sub, info, modseq, vsize, mtime) rows; UIDs above
         every present one are appended, others inserted in place."""
         intern = _intern
+        self.version += 1
         for uid, base, sub, info, modseq, vsize, mtime in rows:
             info = intern(info)
             vsize = UNKNOWN if vsize is None else vsize
@@ -56,8 +58,9 @@ class MessageTable:
                 self.mtimes.append(mtime)
                 continue
             i = bisect.bisect_left(self.uids, uid)
-            if i < len(self.uids) and self.uids[i] == uid:
+            if i < len(self.uids) and self.uids[i] == uid:  # known: take the newer values
                 self.set(i, sub, info, modseq)
+                self.vsizes[i], self.mtimes[i] = vsize, mtime
                 continue
             self.uids.insert(i, uid)
             self.bases.insert(i, base)
@@ -66,6 +69,30 @@ class MessageTable:
             self.modseqs.insert(i, modseq)
             self.vsizes.insert(i, vsize)
             self.mtimes.insert(i, mtime)
+
+    @classmethod
+    def from_rows(cls, rows) -> "MessageTable":
+        """A table from (uid, base, sub, info, modseq, vsize, mtime) rows in UID order, column-wise."""
+        table = cls()
+        rows = list(rows)
+        if rows:
+            uids, bases, subs, infos, modseqs, vsizes, mtimes = zip(*rows)
+            table.uids, table.bases, table.subs = list(uids), list(bases), bytearray(subs)
+            shared = {i: _intern(i) for i in set(infos)}
+            table.infos = [shared[i] for i in infos]
+            table.modseqs = array("Q", modseqs)
+            table.vsizes = array("q", [UNKNOWN if v is None else v for v in vsizes])
+            table.mtimes = array("q", [UNKNOWN if m is None else m for m in mtimes])
+        return table
+
+    @classmethod
+    def from_snapshot(cls, snap) -> "MessageTable":
+        table = cls()
+        table.uids, table.bases, table.subs = snap.uids, snap.bases, snap.subs
+        shared = {i: _intern(i) for i in set(snap.infos)}  # a few distinct values, 50,000 references
+        table.infos = [shared[i] for i in snap.infos]
+        table.modseqs, table.vsizes, table.mtimes = snap.modseqs, snap.vsizes, snap.mtimes
+        return table
 
     def set(self, i: int, sub: int, info: Optional[str], modseq: Optional[int] = None) -> None:
         self.subs[i] = sub
@@ -78,6 +105,7 @@ class MessageTable:
         doomed = {u for u in uids if u in self}
         if not doomed:
             return []
+        self.version += 1
         keep = [i for i, u in enumerate(self.uids) if u not in doomed]
         self.uids = [self.uids[i] for i in keep]
         self.bases = [self.bases[i] for i in keep]
