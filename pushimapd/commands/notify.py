@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..core.dispatch import AUTH, AUTHENTICATED, BAD, NO, OK, SELECTED, command
+from ..core.dispatch import AUTH, AUTHENTICATED, NO, OK, SELECTED, command
 from ..storage import events as ev
 from ..storage.names import SEPARATOR, MailboxError, normalize_name
 from ..wire import serializer as ser
