@@ -18,6 +18,24 @@ class IMailStore(Interface):
     def account(user):
         """The user's `IAccount` (made on first use); MailboxError for a bad name."""
 
+    # -- change events, per user (NOTIFY, RFC 5465; see storage.events) --
+    acting = Attribute("the session whose command is running; writes it makes carry it as their origin")
+
+    def watch_account(user, listener):
+        """Call listener(AccountEvent) for every change in the user's mailboxes:
+        messages (fed by the mailbox objects: sessions' writes, deliveries, scans
+        that find other programs' changes), names, subscriptions, METADATA."""
+
+    def unwatch_account(user, listener):
+        """Stop calling listener."""
+
+    def account_watched(user):
+        """True while some listener watches the user (changes in folders nobody
+        has open are then looked at at once, so that they are told)."""
+
+    def publish(user, event):
+        """Tell the user's listeners of a change made outside the store (METADATA)."""
+
 
 class IAccount(Interface):
     """One user's mailboxes (names are IMAP names: modified UTF-7, "." separated)."""
@@ -60,7 +78,9 @@ class IMailbox(Interface):
 
     Messages are named by UID; ``uids`` is ascending. Changes are told to
     listeners (a session's view): ``messages_added(uids, recent)``,
-    ``messages_expunged(uids)``, ``flags_changed(uids)``, ``mailbox_reset()``.
+    ``messages_expunged(uids)``, ``flags_changed(uids)``, ``mailbox_reset()``;
+    and, while someone watches the user, to the store's account listeners
+    (`IMailStore.watch_account`).
     """
 
     name = Attribute("IMAP name")

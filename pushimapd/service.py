@@ -19,6 +19,7 @@ from . import __version__, commands  # noqa: F401  (registers every command)
 from .auth import CredentialCache, UserDirectory
 from .core.session import MAX_PIPELINED, ServerConfig, Session
 from .commands.push import CAPABILITIES as PUSH_CAPABILITIES
+from .commands.notify import CAPABILITIES as NOTIFY_CAPABILITIES
 from .db import open_database
 from .metadata_db import MetadataStore
 from .push.devicetoken import CAPABILITY as DEVICETOKEN_CAPABILITY, setup_device_tokens
@@ -407,6 +408,7 @@ def makeService(options: Options) -> service.MultiService:
     # METADATA (RFC 5464), and Delta Chat's device tokens through it (XDELTAPUSH)
     config.metadata = MetadataStore(comment=options["metadata-comment"], admin=options["metadata-admin"])
     config.extra_capabilities = (*config.extra_capabilities, *METADATA_CAPABILITIES)
+    config.extra_capabilities = (*config.extra_capabilities, *NOTIFY_CAPABILITIES)  # RFC 5465
     device_tokens = setup_device_tokens(push, options["devicetoken-notifier"])
     if device_tokens is not None:
         config.metadata.add_special(device_tokens)

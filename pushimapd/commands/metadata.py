@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..core.dispatch import AUTH, NO, OK, command
+from ..storage.events import METADATA as METADATA_CHANGED, AccountEvent
 from ..storage.maildir.account import MailboxError, normalize_name, validate_name
 from ..storage.metadata import DEPTHS, SERVER, InvalidEntryName, MetadataError, entry_name, settable_name
 from ..wire import serializer as ser
@@ -157,5 +158,8 @@ def setmetadata(session, cmd):
         store.set(session.user, mailbox, items)
     except MetadataError as e:
         return NO(e.text, e.code)
+    # NOTIFY's MailboxMetadataChange / ServerMetadataChange (RFC 5465 5.6, 5.7)
+    session.config.store.publish(session.user, AccountEvent(METADATA_CHANGED, mailbox, origin=session,
+                                                            entries=tuple(dict.fromkeys(n for n, _ in items))))
     return OK("SETMETADATA completed")
 

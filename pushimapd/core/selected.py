@@ -42,6 +42,7 @@ class SelectedView:
         self._added: list[int] = []
         self._added_set: set[int] = set()
         self._flags: set[int] = set()
+        self.uid_in_flag_fetch = False  # NOTIFY FlagChange: FETCH responses carry UID (RFC 5465 5.1)
         self.recent = mailbox.add_listener(self, read_write)
 
     def close(self) -> None:
@@ -97,6 +98,13 @@ class SelectedView:
     def has_news(self) -> bool:
         return bool(self._expunged or self._added or self._flags)
 
+    def news_count(self) -> int:
+        return len(self._expunged) + len(self._added) + len(self._flags)
+
+    def pending_added(self) -> list[int]:
+        """UIDs the next flush announces with EXISTS."""
+        return list(self._added)
+
     def live_uids(self) -> list[int]:
         return [u for u in self.uids if u not in self._expunged]
 
@@ -109,7 +117,7 @@ class SelectedView:
         """``* n FETCH (...)`` telling a flag change: UID when asked or under
         QRESYNC, MODSEQ once CONDSTORE is on (RFC 7162)."""
         parts = []
-        if with_uid or "QRESYNC" in self.enabled:
+        if with_uid or self.uid_in_flag_fetch or "QRESYNC" in self.enabled:
             parts.append(b"UID %d" % uid)
         if with_flags:
             parts.append(b"FLAGS " + self.flags_of(uid))
@@ -117,11 +125,11 @@ class SelectedView:
             parts.append(b"MODSEQ (%d)" % self.mailbox.modseq(uid))
         return b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts))
 
-    def flush(self, allow_expunge: bool) -> list[bytes]:
-        """Untagged responses for queued news: FETCH FLAGS, EXPUNGE (or
-        VANISHED under QRESYNC), EXISTS, RECENT."""
+    def flush(self, allow_expunge: bool, with_flags: bool = True) -> list[bytes]:
+        """Untagged responses for queued news: FETCH FLAGS (unless held back
+        with ``with_flags``), EXPUNGE (or VANISHED under QRESYNC), EXISTS, RECENT."""
         out: list[bytes] = []
-        if self._flags:
+        if self._flags and with_flags:
             mailbox = self.mailbox
             for uid in sorted(self._flags):
                 seq = self.seq_of(uid)

@@ -4,7 +4,9 @@ Bytes go in through `receive_data`; bytes to send come out of
 `data_to_send`. Steps that must wait for something outside (a slow password
 check, switching to TLS, closing) are handed to the transport as an `Action`;
 the transport performs it and calls `Action.done`. IDLE news arrives through
-`SelectedView.on_news` and is announced through `on_output`.
+`SelectedView.on_news` and is announced through `on_output`; so are NOTIFY
+(RFC 5465) notifications, written by ``session.notify`` (commands.notify)
+through the hooks below whenever no command is running.
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class Session:
         self.closed = False
         self.paused = False  # the client is not reading our answers: take no new commands
         self.compressed = False  # COMPRESS=DEFLATE is on (the transport deflates and inflates)
+        self.notify: Any = None  # NOTIFY state (commands.notify.Notifications) while NOTIFY SET is on
 
     # -- transport side ---------------------------------------------------------
     def greeting(self) -> None:
@@ -116,6 +119,8 @@ class Session:
 
     def resume(self) -> None:
         self.paused = False
+        if self.notify is not None:
+            self.notify.resumed()  # notifications held while the client was not reading
         self._run()
 
     def data_to_send(self) -> bytes:
@@ -125,7 +130,13 @@ class Session:
 
     def connection_lost(self) -> None:
         self.closed = True
+        if self.notify is not None:
+            self.notify.close()
         self.unselect()
+
+    def between_commands(self) -> bool:
+        """True when untagged data may go out now, outside any command (NOTIFY, IDLE)."""
+        return self._current is None and self.pending is None and not self.closed and not self.paused
 
     # -- output helpers -----------------------------------------------------------
     def untagged(self, line: bytes) -> None:
@@ -246,11 +257,18 @@ class Session:
         try:
             if self.state == SELECTED:
                 self.selected.mailbox.sync()
+            self._act(self)  # the origin of what this command changes (NOTIFY leaves out our own)
             outcome = spec.handler(self, cmd)
         except Exception as e:  # never drop the connection over one command
             log_one_line(f"command {cmd.name} failed", e)
             outcome = dispatch.NO("Internal server error", "SERVERBUG")
+        finally:
+            self._act(None)
         self._finish(cmd, outcome)
+
+    def _act(self, session) -> None:
+        if self.config.store is not None:
+            self.config.store.acting = session
 
     def _finish(self, cmd: Command, outcome) -> None:
         if isinstance(outcome, Action):
@@ -278,7 +296,11 @@ class Session:
             self.selected.mailbox.save_cache()
             spec = dispatch.COMMANDS.get(cmd.name)
             allow = spec is None or spec.expunge_ok or cmd.uid
+            if self.notify is not None:
+                allow = allow or self.notify.expunges_anytime
             self.flush_news(allow_expunge=allow)
+        if self.notify is not None:
+            self.notify.write_pending()
         self.send_raw(result.line(cmd.tag))
         self._current = None
         if self.state == LOGOUT:
@@ -311,11 +333,21 @@ class Session:
         self.on_output()
 
     def _news_arrived(self) -> None:
+        if self.notify is not None:  # NOTIFY decides what goes out when (RFC 5465 4, 6.1)
+            self.notify.selected_news()
+            return
         if self.idling is not None and self._current is None:
             self.flush_news(allow_expunge=True)
             self.on_output()
 
-    def flush_news(self, allow_expunge: bool) -> None:
-        if self.selected is not None:
-            for line in self.selected.flush(allow_expunge):
+    def flush_news(self, allow_expunge: bool, with_flags: bool = True) -> None:
+        view = self.selected
+        if view is not None:
+            notify = self.notify
+            added = view.pending_added() if notify is not None else None
+            if notify is not None:
+                view.uid_in_flag_fetch = notify.flag_uid
+            for line in view.flush(allow_expunge, with_flags):
                 self.send_raw(line)
+            if added:
+                notify.messages_announced(added)  # MessageNew's FETCH after the EXISTS

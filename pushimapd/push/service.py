@@ -8,6 +8,7 @@ from typing import Optional
 from twisted.application import service
 from twisted.logger import Logger
 
+from ..storage.names import MailboxError
 from .dispatcher import Dispatcher, RetrySettings
 from .policy import TargetPolicy
 from .registry import PushRegistry
@@ -53,16 +54,27 @@ class PushService(service.Service):
         """Bring a loaded folder up to date with what inotify reported."""
         path = os.path.join(self.root, user) if folder == "INBOX" else os.path.join(self.root, user, "." + folder)
         mailbox = self.store.loaded_at(path)
+        # a NOTIFY session of the user hears of every folder: look at once (the
+        # folder's scan tells the account's listeners what changed)
+        watched = self.store.account_watched(user)
         if mailbox is None:
+            if watched:
+                self._open_for_listeners(user, folder)
             return
         if delivered is None and names is not None and mailbox.made_by_us(names):
             return  # only our own renames and deletions: nothing to learn
-        if not mailbox.listeners:
+        if not mailbox.listeners and not watched:
             mailbox.mark_stale()  # rescanned when a session next opens it
         elif delivered is not None:
             mailbox.add_delivered(delivered)
         else:
             mailbox.sync(force=True)
+
+    def _open_for_listeners(self, user: str, folder: str) -> None:
+        try:
+            self.store.account(user).open(folder)  # loading scans what changed since it was last open
+        except MailboxError:
+            pass  # removed meanwhile
 
     def delivered(self, user: str, folder: str, delivered_at: Optional[float] = None, names=None) -> None:
         self._sync_open_mailbox(user, folder, delivered=names)  # IDLE sessions hear of it now

@@ -17,6 +17,8 @@ from typing import Iterator, Optional
 from zope.interface import implementer
 
 from ...interfaces import IAccount, IMailStore
+from .. import events
+from ..events import AccountBus, AccountEvent
 from ..names import SEPARATOR, FolderInfo, MailboxError, normalize_name, validate_name
 from .mailbox import MaildirMailbox
 from .specialuse import SUPPORTED as SPECIAL_USE_SUPPORTED, SpecialUse, canonical
@@ -97,6 +99,7 @@ class MaildirAccount:
         open(os.path.join(path, "maildirfolder"), "a").close()
         if attributes:
             self.special_use().assign(name, attributes)
+        self._tell(events.CREATED, name)
 
     def delete(self, name: str) -> None:
         name = validate_name(name)
@@ -113,6 +116,7 @@ class MaildirAccount:
         os.rename(path, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
         self.special_use().forget(name)
+        self._tell(events.DELETED, name)
 
     def rename(self, old: str, new: str) -> None:
         old, new = validate_name(old), validate_name(new)
@@ -123,7 +127,7 @@ class MaildirAccount:
         if new.startswith(old + SEPARATOR):
             raise MailboxError("Cannot rename a mailbox into itself", "CANNOT")
         if old == "INBOX":
-            self._rename_inbox(new)
+            self._rename_inbox(new)  # told as the creation of ``new`` (RFC 5465 5.4)
             return
         moves = [(old, new)] + [
             (f.name, new + f.name[len(old):])
@@ -141,6 +145,7 @@ class MaildirAccount:
         renamed = [new + s[len(old):] if s == old or s.startswith(old + SEPARATOR) else s for s in subs]
         if renamed != subs:
             self._write_subscriptions(renamed)
+        self._tell(events.RENAMED, new, old_name=old)
 
     def _rename_inbox(self, new: str) -> None:
         """RFC 3501: move INBOX's messages to a new mailbox; INBOX stays, empty."""
@@ -164,6 +169,7 @@ class MaildirAccount:
         subs = self.subscriptions()
         if name not in subs:
             self._write_subscriptions(subs + [name])
+            self._tell(events.SUBSCRIBED, name)
 
     def unsubscribe(self, name: str) -> None:
         name = normalize_name(name)
@@ -171,6 +177,13 @@ class MaildirAccount:
         if name not in subs:
             raise MailboxError("Not subscribed", "NONEXISTENT")
         self._write_subscriptions([s for s in subs if s != name])
+        self._tell(events.UNSUBSCRIBED, name)
+
+    def _tell(self, kind: str, name: str, old_name: Optional[str] = None) -> None:
+        """Publish a change of names or subscriptions to the user's listeners (NOTIFY)."""
+        bus = self.store.bus
+        if bus.watched(self.user):
+            bus.publish(self.user, AccountEvent(kind, name, origin=bus.acting, old_name=old_name))
 
     def _write_subscriptions(self, names: list[str]) -> None:
         path = os.path.join(self.root, SUBSCRIPTIONS)
@@ -212,6 +225,7 @@ class MailStore:
         # to handle the changes the kernel already reported
         self.is_watched = lambda path: False
         self.drain_changes = lambda: None
+        self.bus = AccountBus()  # per-user change events for NOTIFY (storage.events)
 
     def account(self, user: str) -> MaildirAccount:
         if not re.fullmatch(r"[A-Za-z0-9._@+-]+", user) or user.startswith("."):
@@ -263,6 +277,41 @@ class MailStore:
                     mailbox.orphan()
                 else:
                     self._retire(mailbox, clean=False)
+
+    # -- change events (NOTIFY) ---------------------------------------------------
+    @property
+    def acting(self):
+        """The session whose command is running: the origin of the changes its writes make."""
+        return self.bus.acting
+
+    @acting.setter
+    def acting(self, session) -> None:
+        self.bus.acting = session
+
+    def watch_account(self, user: str, listener) -> None:
+        self.bus.watch(user, listener)
+
+    def unwatch_account(self, user: str, listener) -> None:
+        self.bus.unwatch(user, listener)
+
+    def account_watched(self, user: str) -> bool:
+        return self.bus.watched(user)
+
+    def publish(self, user: str, event: AccountEvent) -> None:
+        if self.bus.watched(user):
+            self.bus.publish(user, event)
+
+    def user_of(self, path: str) -> str:
+        return os.path.relpath(path, self.root).split(os.sep, 1)[0]
+
+    def mailbox_changed(self, mailbox: MaildirMailbox, added, expunged, flagged, made_here: bool,
+                        reset: bool = False) -> None:
+        """A folder's messages changed (called by the folder when someone listens)."""
+        user = self.user_of(mailbox.path)
+        if self.bus.watched(user):
+            self.bus.publish(user, AccountEvent(events.RESET if reset else events.MESSAGES, mailbox.name,
+                                                self.bus.own(made_here), tuple(added), tuple(expunged),
+                                                tuple(flagged), source=mailbox))
 
     def close(self) -> None:
         """At shutdown: remember which folders are fully indexed, close indexes."""

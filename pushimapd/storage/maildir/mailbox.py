@@ -127,7 +127,9 @@ class MaildirMailbox(MessageReader):
         owner = self.recent_owner
         return len(self.recent_unclaimed) + (len(owner.recent) if owner is not None else 0)
 
-    def _notify(self, added, expunged, flags, recent, origin=None) -> None:
+    def _notify(self, added, expunged, flags, recent, origin=None, made_here=True) -> None:
+        """Tell the views, then the user's account listeners (NOTIFY); ``made_here``:
+        a write by the acting session rather than a change a scan found."""
         for view in list(self.listeners):
             if expunged:
                 view.messages_expunged(expunged)
@@ -135,6 +137,8 @@ class MaildirMailbox(MessageReader):
                 view.flags_changed(flags)
             if added:
                 view.messages_added(added, recent if view is self.recent_owner else [])
+        if self.store is not None and self.store.bus.listeners and (added or expunged or flags):
+            self.store.mailbox_changed(self, added, expunged, flags, made_here)
 
     # -- lookups ---------------------------------------------------------------
     def _pos(self, uid: int) -> Optional[int]:
@@ -348,6 +352,8 @@ class MaildirMailbox(MessageReader):
             self._load()
             for view in list(self.listeners):
                 view.mailbox_reset()
+            if self.store is not None and self.store.bus.listeners:
+                self.store.mailbox_changed(self, (), (), (), made_here=False, reset=True)
             return
         self._apply_delta(self.index.delta(*self._synced), announce=True)
         self._uidnext, self._highest = self.index.state()
@@ -506,7 +512,7 @@ class MaildirMailbox(MessageReader):
                 self._move_to_cur(recent)
             else:
                 self.recent_unclaimed.update(recent)
-        self._notify(added, expunged, flagged, recent)
+        self._notify(added, expunged, flagged, recent, made_here=False)
 
     def _forget(self, uids: Iterable[int]) -> list[int]:
         gone = self.table.remove(uids)
