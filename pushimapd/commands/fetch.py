@@ -181,31 +181,51 @@ def _changed_targets(session, view, uid: bool, seqset: SequenceSet, modifiers: d
 
 def column_fetch(session, view, items, positions: list[int]) -> bool:
     """FETCH of per-message metadata only (UID FLAGS MODSEQ RFC822.SIZE
-    INTERNALDATE) while the view is the mailbox: rendered column by column
-    (a 50,000-message ``UID FETCH 1:* (FLAGS)`` is what every client without
-    CONDSTORE sends). False when it does not apply."""
+    INTERNALDATE) while the view is the mailbox: each line is one format of
+    values taken from whole columns (a 50,000-message ``UID FETCH 1:*
+    (FLAGS)`` is what every client without CONDSTORE sends). False when it
+    does not apply."""
     mailbox = view.mailbox
     if any(i.name not in _COLUMN_ITEMS for i in items) or view.has_news() or view.uids != mailbox.uids:
         return False
-    uids, recent = view.uids, view.recent
-    parts = []
+    uids = view.uids
+    templates, values = [], []
     for item in items:
         if item.name == "UID":
-            parts.append([b"UID %d" % uids[p] for p in positions])
+            templates.append(b"UID %d")
+            values.append([uids[p] for p in positions])
             continue
         column = mailbox.column(_COLUMN_OF[item.name])
         if item.name == "FLAGS":
-            parts.append([b"FLAGS " + flag_list_bytes(column[p], uids[p] in recent) for p in positions])
+            templates.append(b"FLAGS %s")
+            values.append(_flag_lists(view, column, positions))
         elif item.name == "MODSEQ":
-            parts.append([b"MODSEQ (%d)" % column[p] for p in positions])
+            templates.append(b"MODSEQ (%d)")
+            values.append([column[p] for p in positions])
         elif item.name == "RFC822.SIZE":
-            parts.append([b"RFC822.SIZE %d" % column[p] for p in positions])
+            templates.append(b"RFC822.SIZE %d")
+            values.append([column[p] for p in positions])
         else:
-            parts.append([_internal_date_bytes(column[p]) for p in positions])
-    lines = [b"* %d FETCH (%s)\r\n" % (p + 1, b" ".join(row)) for p, row in zip(positions, zip(*parts))]
+            templates.append(b"%s")
+            values.append([_internal_date_bytes(column[p]) for p in positions])
+    line = b"* %d FETCH (" + b" ".join(templates) + b")\r\n"
+    lines = [line % row for row in zip([p + 1 for p in positions], *values)]
     for start in range(0, len(lines), 4096):
         session.send_raw(b"".join(lines[start:start + 4096]))
     return True
+
+
+def _flag_lists(view, flags, positions: list[int]) -> list[bytes]:
+    """``(\\Seen ...)`` for each position: one rendering per distinct flag
+    set, \\Recent added for the messages recent in this session."""
+    rendered = {f: flag_list_bytes(f, False) for f in set(flags)}
+    out = [rendered[flags[p]] for p in positions]
+    if view.recent:
+        uids = view.uids
+        for i, p in enumerate(positions):
+            if uids[p] in view.recent:
+                out[i] = flag_list_bytes(flags[p], True)
+    return out
 
 
 _DAYS: dict[int, bytes] = {}

@@ -114,7 +114,8 @@ def search(session, cmd):
         highest = max(modseq(uid) for _, uid in hits)
     if returns is None:
         tail = b" (MODSEQ %d)" % highest if highest is not None else b""
-        session.untagged(b"SEARCH" + b"".join(b" %d" % n for n in numbers) + tail)
+        listed = (" " + " ".join(map(str, numbers))).encode() if numbers else b""
+        session.untagged(b"SEARCH" + listed + tail)
         return OK("SEARCH completed")
     wanted = set(returns) or {"ALL"}
     parts = [b'(TAG "' + cmd.tag.encode() + b'")']

@@ -29,8 +29,11 @@ class NeedMessages(Exception):
 def search_positions(keys, mailbox, recent: set) -> Optional[list[int]]:
     """Positions in ``mailbox.uids`` matching every key, or None when some
     key needs the messages themselves."""
+    evaluator = _Evaluator(mailbox, recent)
+    if len(keys) == 1 and keys[0].name in _FLAG_PREDICATE_KEYS:
+        return evaluator.flag_positions(keys[0])  # already in order: the common FLAGGED / UNSEEN
     try:
-        found = _Evaluator(mailbox, recent).all(keys)
+        found = evaluator.all(keys)
     except NeedMessages:
         return None
     return sorted(found)
@@ -68,13 +71,7 @@ class _Evaluator:
         if name == "OR":
             return self.key(args[0]) | self.key(args[1])
         if name in _FLAG_PREDICATE_KEYS:
-            probe = MessageFacts(None, 0, 0, 0, 0, frozenset(), False)
-
-            def predicate(flags: frozenset) -> bool:
-                probe.flags = flags
-                return matches(key, probe)
-
-            return set(self.mailbox.match_flags(predicate))
+            return set(self.flag_positions(key))
         if name in ("RECENT", "NEW", "OLD"):
             recent = self._recent_positions()
             if name == "OLD":
@@ -108,6 +105,15 @@ class _Evaluator:
             raise NeedMessages(name)
         needle = needle.casefold()
         return {i for i, value in enumerate(folded) if needle in value}
+
+    def flag_positions(self, key: SearchKey) -> list[int]:
+        probe = MessageFacts(None, 0, 0, 0, 0, frozenset(), False)
+
+        def predicate(flags: frozenset) -> bool:
+            probe.flags = flags
+            return matches(key, probe)
+
+        return self.mailbox.match_flags(predicate)
 
     def _string_key(self, name: str, args) -> tuple[str, str]:
         if name in _STRING_FIELDS and args[0]:

@@ -303,8 +303,9 @@ class FolderIndex:
             uidnext = int(uidnext)
             top = self.db.execute("SELECT max(uid) FROM msg").fetchone()[0] or 0
             out, inserts = [], []
+            empty = top == 0  # a folder's first scan: no base can be known yet
             for base, sub, info, vsize, mtime in entries:
-                known = None if top == 0 else self.db.execute(
+                known = None if empty else self.db.execute(
                     "SELECT uid, base, sub, info, modseq, vsize, mtime FROM msg WHERE base=?", (base,)).fetchone()
                 if known is not None:
                     out.append(Row(*known))

@@ -24,13 +24,14 @@ from ...interfaces import IMailbox
 from ..mime import normalize_crlf
 from .flags import Keywords, SYSTEM_FLAGS, size_fields
 from .index import HEADER_FIELDS, FolderIndex, Row, header_field
-from .reader import MessageReader
+from .reader import MessageReader, give_memory_back
 from .table import UNKNOWN, MessageTable
 from .validity import VALIDITY_FILE, next_uidvalidity
 
 _counter = itertools.count(1)
 _HOST = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
 _SETTLE_SECONDS = 0.05  # > one coarse kernel clock tick (HZ >= 100)
+_BIG_FOLDER = 10_000  # closing one gives freed heap pages back to the system
 
 
 class MailboxListener(Protocol):
@@ -122,6 +123,8 @@ class MaildirMailbox(MessageReader):
             self.save_cache()
             if self.index.watermarks()[0] != self._snapshot_touch:
                 self.save_snapshot()
+            if len(self.table) >= _BIG_FOLDER:
+                give_memory_back()
 
     def recent_count(self) -> int:
         owner = self.recent_owner
@@ -188,6 +191,12 @@ class MaildirMailbox(MessageReader):
     def match_flags(self, predicate) -> list[int]:
         """Positions in ``uids`` of the messages whose flag set satisfies
         ``predicate`` (called once per distinct set), over whole columns."""
+        coded = self.table.info_codes()
+        if coded is not None:  # a byte per message: translate to 0/1, then select
+            codes, distinct = coded
+            wanted = bytes(int(bool(predicate(self._flags_of_info(info)))) for info in distinct)
+            mask = codes.translate(wanted.ljust(256, b"\0"))
+            return list(itertools.compress(range(len(mask)), mask))
         infos = self.table.infos
         good = {info for info in set(infos) if predicate(self._flags_of_info(info))}
         return list(itertools.compress(range(len(infos)), map(good.__contains__, infos)))
@@ -269,7 +278,7 @@ class MaildirMailbox(MessageReader):
         if missing:
             fresh = []
             for uid in missing:
-                block = self.header_block(uid)
+                block = self.header_block(uid, keep=False)
                 if block is not None:
                     values[uid] = header_field(block, field)
                     fresh.append((uid, values[uid]))
@@ -499,14 +508,21 @@ class MaildirMailbox(MessageReader):
                 vsize = size_fields(base).get("W")
             entries.append((base, sub, info, vsize, mtime))
         rows = self.index.add(entries, keep_uids={b: imported[b][0] for b in known})
-        self.table.extend((r.uid, r.base, r.sub, r.info, r.modseq, r.vsize, r.mtime) for r in rows)
+        values = [(r.uid, r.base, r.sub, r.info, r.modseq, r.vsize, r.mtime) for r in rows]
+        if not self.table.uids:  # a folder's first scan: build the columns at once
+            self.table = MessageTable.from_rows(values)
+        else:
+            self.table.extend(values)
         return [r.uid for r in rows]
 
     def _announce_found(self, added: list[int], expunged: list[int], flagged: list[int]) -> None:
         """Tell the views; files found in new/ are \\Recent (and move to cur/
         when a read-write session holds the folder)."""
-        added = sorted(u for u in added if u in self)
-        recent = [u for u in added if not self.table.subs[self.table.pos(u)]]
+        table = self.table
+        added = sorted(added)
+        positions = [self._pos(u) for u in added]
+        recent = [u for u, i in zip(added, positions) if i is not None and not table.subs[i]]
+        added = [u for u, i in zip(added, positions) if i is not None]
         if recent:
             if self.recent_owner is not None:
                 self._move_to_cur(recent)

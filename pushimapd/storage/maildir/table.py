@@ -9,17 +9,20 @@ rather than message by message. Positions follow ascending UID.
 from __future__ import annotations
 
 import bisect
+import itertools
 from array import array
 from typing import Iterable, Optional
 
 UNKNOWN = -1  # size or date not computed yet
+_VERSIONS = itertools.count(1)
 
 
 class MessageTable:
-    __slots__ = ("uids", "bases", "subs", "infos", "modseqs", "vsizes", "mtimes", "version")
+    __slots__ = ("uids", "bases", "subs", "infos", "modseqs", "vsizes", "mtimes", "version", "_codes")
 
     def __init__(self):
-        self.version = 0  # bumped whenever messages come or go
+        self.version = next(_VERSIONS)  # changes whenever messages come or go (unique across tables)
+        self._codes = None  # (version, info codes, distinct infos) once asked for
         self.uids: list[int] = []
         self.bases: list[str] = []
         self.subs = bytearray()  # 0: new/, 1: cur/
@@ -43,7 +46,7 @@ class MessageTable:
         """Add (uid, base, sub, info, modseq, vsize, mtime) rows; UIDs above
         every present one are appended, others inserted in place."""
         intern = _intern
-        self.version += 1
+        self.version = next(_VERSIONS)
         for uid, base, sub, info, modseq, vsize, mtime in rows:
             info = intern(info)
             vsize = UNKNOWN if vsize is None else vsize
@@ -96,7 +99,9 @@ class MessageTable:
 
     def set(self, i: int, sub: int, info: Optional[str], modseq: Optional[int] = None) -> None:
         self.subs[i] = sub
-        self.infos[i] = _intern(info)
+        if self.infos[i] != info:
+            self.infos[i] = _intern(info)
+            self._codes = None
         if modseq:
             self.modseqs[i] = modseq
 
@@ -105,7 +110,7 @@ class MessageTable:
         doomed = {u for u in uids if u in self}
         if not doomed:
             return []
-        self.version += 1
+        self.version = next(_VERSIONS)
         keep = [i for i, u in enumerate(self.uids) if u not in doomed]
         self.uids = [self.uids[i] for i in keep]
         self.bases = [self.bases[i] for i in keep]
@@ -115,6 +120,19 @@ class MessageTable:
         self.vsizes = array("q", (self.vsizes[i] for i in keep))
         self.mtimes = array("q", (self.mtimes[i] for i in keep))
         return sorted(doomed)
+
+    def info_codes(self) -> Optional[tuple[bytearray, list]]:
+        """(one byte per message naming its info string, the distinct info
+        strings by code) for selecting by flags at C speed; None when a
+        folder has more than 256 distinct flag combinations."""
+        if self._codes is None or self._codes[0] != self.version:
+            distinct = list(set(self.infos))
+            if len(distinct) > 256:
+                self._codes = (self.version, None)
+            else:
+                code_of = {info: n for n, info in enumerate(distinct)}
+                self._codes = (self.version, (bytearray(map(code_of.__getitem__, self.infos)), distinct))
+        return self._codes[1]
 
     def filename(self, i: int) -> str:
         info = self.infos[i]
