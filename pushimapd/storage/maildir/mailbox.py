@@ -287,10 +287,7 @@ class MaildirMailbox(MessageReader):
         if not self.index.changed_elsewhere():
             return
         if self.index.reload_uidvalidity():
-            self.drop_caches()
-            self._load()
-            for view in list(self.listeners):
-                view.mailbox_reset()
+            self._reset_views()
             return
         changes = self.index.changes_since(self._synced)
         self._synced = changes.highest
@@ -308,6 +305,24 @@ class MaildirMailbox(MessageReader):
         gone = self._forget(changes.expunged)
         self._uidnext, self._highest = self.index.state()
         self._announce_found(added, gone, flagged)
+
+    def _reset_views(self) -> None:
+        """A new UIDVALIDITY: the open views are told (and forgotten) before
+        the folder is reloaded, so none hears of the new UIDs."""
+        views, self.listeners, self.recent_owner = list(self.listeners), [], None
+        for view in views:
+            view.mailbox_reset()
+        self.drop_caches()
+        self._unsaved_sizes, self._hint = {}, 0  # keyed by the old UIDs
+        self._load()
+
+    def rebuild(self) -> int:
+        """Give the folder a new UIDVALIDITY and new UIDs, as rebuilding its
+        index would (the test bed's ``uidvalidity`` fault); returns it."""
+        user_root = self.path if self.name == "INBOX" else os.path.dirname(self.path)
+        self.index.reset(next_uidvalidity(os.path.join(user_root, VALIDITY_FILE)))
+        self._reset_views()
+        return self.uidvalidity
 
     def _stat_dirs(self) -> Optional[tuple]:
         try:
