@@ -3,7 +3,7 @@
 The timestamp is UTC with milliseconds (``2026-11-29T23:20:24.123Z``), the
 direction ``C`` (client), ``S`` (server) or ``*`` (a note: connection,
 login, a fault or event firing), and the bytes are one protocol line with
-its line end, escaped so a trace line stays one line: ``\\r``, ``\\n``,
+its line end (or the note's text, UTF-8), escaped so a trace line stays one line: ``\\r``, ``\\n``,
 ``\\t``, ``\\\\`` and ``\\xNN`` for every other byte outside printable
 ASCII. A literal over `LITERAL_SHOWN` bytes is replaced by one line
 ``{N bytes}``. What the client sends before it is logged in is redacted
@@ -119,7 +119,7 @@ class SessionTrace:
         self._write("S", self._split["S"].feed(data))
 
     def note(self, text: str) -> None:
-        self._write("*", [text.encode("utf-8", "replace")], escaped=False)
+        self._write("*", [text.encode("utf-8", "replace")])
 
     def logged_in(self, user: str) -> None:
         """The file takes the user's name; a note marks the moment."""
@@ -143,14 +143,13 @@ class SessionTrace:
             self._file.close()
             self._file = None
 
-    def _write(self, direction: str, lines: list[bytes], escaped: bool = True) -> None:
+    def _write(self, direction: str, lines: list[bytes]) -> None:
         if not lines:
             return
         stamp = timestamp()
         out = []
         for raw in lines:
-            text = escape(raw) if escaped else raw.decode("utf-8", "replace").replace("\r", " ").replace("\n", " ")
-            line = f"{stamp} {direction} {text}"
+            line = f"{stamp} {direction} {escape(raw)}"
             self.lines.append(line)
             out.append(line)
             self.on_line(self.id, line)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from twisted.logger import Logger
 
 from .faults import FaultBook, describe
@@ -32,6 +34,7 @@ def setup_testbed(options, top, factory, config, push, store, root: str) -> Faul
     for name in ("on_delivery", "on_change"):
         original = getattr(watcher, name)
         setattr(watcher, name, _refreshing(book, original))
+    watcher.forget_folder = _orphaning(watcher, store, watcher.forget_folder)
     Monitor(book, store, hub).setServiceParent(top)
     if options["console"]:
         from ..auth import UserDirectory
@@ -39,6 +42,26 @@ def setup_testbed(options, top, factory, config, push, store, root: str) -> Faul
 
         ConsoleService(options["console"], Console(hub, book, store, root, UserDirectory())).setServiceParent(top)
     return book
+
+
+def _orphaning(watcher, store, forget_folder):
+    """A folder renamed or deleted by another process (``pushimapd event``, a
+    second client's server): the shared mailbox object must let go of the
+    moved index, as after an IMAP RENAME/DELETE, and the sessions that have
+    it selected see its messages expunged now, IDLE ones too."""
+
+    def forget(user: str, folder: str) -> None:
+        forget_folder(user, folder)
+        path = watcher._folder_path(user, folder)
+        if os.path.isdir(path):
+            return  # made again meanwhile: the loaded object is the right one
+        gone = [m for m in store.loaded() if m.path == path or m.path.startswith(path + ".")]
+        store.forget(path)
+        for mailbox in gone:
+            if mailbox.listeners:
+                mailbox.sync()
+
+    return forget
 
 
 def _refreshing(book: FaultBook, callback):

@@ -291,6 +291,8 @@ class MaildirMailbox(MessageReader):
             return
         changes = self.index.changes_since(self._synced)
         self._synced = changes.highest
+        if changes.rows:
+            self.keywords.reload()  # the other process may have given a keyword a letter
         added, flagged = [], []
         for row in changes.rows:
             i = self.table.pos(row.uid)
