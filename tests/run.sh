@@ -3,7 +3,7 @@
 # with pushimapd and its test extra) and runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PACKAGES="isync curl offlineimap3 fetchmail getmail6 mutt openssl python3-venv"
+APT_PACKAGES="isync curl offlineimap3 fetchmail getmail6 mutt openssl python3-venv chromium"
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 missing=""
 for pkg in $APT_PACKAGES; do
