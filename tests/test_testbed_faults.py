@@ -291,3 +291,19 @@ def test_trace_files_parse_and_hold_no_password(srv):
         name = path.rsplit("/", 1)[-1]
         assert re.fullmatch(r"\d{8}T\d{6}\.\d{3}Z-(demo|alice|-)-127\.0\.0\.1_\d+-\d+\.log", name), name
     assert big >= 2  # the FETCH's big literal (S) and the APPEND's (C)
+
+
+def test_compressed_session_is_traced_as_plain_protocol(srv):
+    import zlib
+
+    with client(srv) as c:
+        c.ok("COMPRESS DEFLATE")
+        deflate, inflate = zlib.compressobj(wbits=-15), zlib.decompressobj(wbits=-15)
+        c.send(deflate.compress(b"z1 SELECT INBOX\r\nz2 NOOP\r\n") + deflate.flush(zlib.Z_SYNC_FLUSH))
+        got = b""
+        while b"z2 OK" not in got:
+            got += inflate.decompress(c.sock.recv(65536))
+        assert b"z1 OK [READ-WRITE]" in got
+    path = wait_trace(srv.traces, r" C z2 NOOP\\r\\n$", user="demo")
+    lines = parse_trace(path)
+    assert ("S", "z1 OK [READ-WRITE] SELECT completed\\r\\n") in [(d, t) for _, d, t in lines]

@@ -58,7 +58,7 @@ def parse_trace(path: str) -> list[tuple[str, str, str]]:
 
 def wait_trace(trace_dir: str, pattern: str, user: str = "*", timeout: float = 15.0) -> str:
     """The newest trace file of ``user`` with a line matching ``pattern``."""
-    regex = re.compile(pattern)
+    regex = re.compile(pattern, re.M)
 
     def found():
         for path in reversed(trace_files(trace_dir, user)):
