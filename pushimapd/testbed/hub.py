@@ -23,7 +23,7 @@ from twisted.logger import Logger
 from ..db import database
 from .faults import FaultBook, describe, use_once
 from .models import Fault, TestbedEvent
-from .trace import SessionTrace
+from .trace import LineSplitter, SessionTrace, is_literal_head
 
 log = Logger()
 MONITOR_INTERVAL = 0.2
@@ -43,6 +43,8 @@ class LiveSession:
         self.session = session  # core.session.Session (None once closed)
         self.trace = SessionTrace(session_id, peer, hub.trace_dir, on_line=hub._trace_line)
         self.commands: collections.deque[str] = collections.deque(maxlen=COMMANDS_KEPT)
+        self._command_lines = LineSplitter(limit=-1)  # every literal summarised: only command lines count
+        self._continued = False  # the next line continues a command after its literal
         self.closed_at: Optional[float] = None
         self._last: dict = {}
         self.trace.note(f"connection from {peer}")
@@ -53,10 +55,11 @@ class LiveSession:
 
     def client(self, shown: bytes) -> None:
         self.trace.client(shown)
-        for line in shown.split(b"\n"):
-            text = line.strip()
-            if text and (len(self.commands) == 0 or not text.startswith(b"[")):
-                self.commands.append(text[:160].decode("utf-8", "replace"))
+        for line in self._command_lines.feed(shown):
+            summary = line.startswith(b"{") and line.endswith(b" bytes}")
+            if not summary and not self._continued and line.strip():
+                self.commands.append(line.strip()[:160].decode("utf-8", "replace"))
+            self._continued = summary or is_literal_head(line)
         self.changed()
 
     def server(self, data: bytes) -> None:

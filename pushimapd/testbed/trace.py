@@ -32,6 +32,11 @@ _ESCAPES = [_SAFE.get(b, f"\\x{b:02x}") for b in range(256)]
 LINE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) ([CS*]) (.*)")  # what every trace line matches
 
 
+def is_literal_head(line: bytes) -> bool:
+    """True when the line ends by announcing a literal (``{5}``, ``{5+}``, ``~{5}``)."""
+    return _LITERAL_HEAD.search(line) is not None
+
+
 def escape(data: bytes) -> str:
     return "".join(_ESCAPES[b] for b in data)
 
