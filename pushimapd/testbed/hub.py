@@ -125,9 +125,11 @@ class Hub:
         return [s for s in self.live.values() if s.session is not None and s.session.user == user]
 
     def session_changed(self, live: LiveSession) -> None:
-        """Coalesced: one update per session per tenth of a second."""
+        """Coalesced: one update per session per tenth of a second (only while someone watches)."""
+        if not self.subscribers:
+            return
         self._dirty.add(live.id)
-        if self._publish_call is None and self.subscribers:
+        if self._publish_call is None:
             self._publish_call = self.clock.callLater(0.1, self._publish_sessions)
 
     def _publish_sessions(self) -> None:
