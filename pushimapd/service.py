@@ -103,6 +103,10 @@ class Options(usage.Options):
             raise usage.UsageError("--webpush-ttl must not be negative")
         if self["webpush-urgency"] not in URGENCIES:
             raise usage.UsageError(f"--webpush-urgency must be one of {', '.join(URGENCIES)}")
+        if self["console"]:
+            from .testbed.console import check_endpoint
+
+            check_endpoint(self["console"])
         if self["devicetoken-notifier"]:  # the same target policy as push URLs
             policy = TargetPolicy(allow_http=self["push-allow-http"], allow_private=self["push-allow-private"])
             try:

@@ -49,6 +49,17 @@ def normalize_endpoint(text: str) -> str:
     return text
 
 
+def check_endpoint(text: str) -> None:
+    """``--console`` must be an endpoint Twisted can listen on (usage error otherwise)."""
+    from twisted.internet import reactor
+    from twisted.python import usage
+
+    try:
+        endpoints.serverFromString(reactor, normalize_endpoint(text))
+    except (ValueError, TypeError, KeyError) as e:
+        raise usage.UsageError(f"--console: not an endpoint ({e})") from None
+
+
 def endpoint_is_loopback(text: str) -> bool:
     m = re.search(r"interface=([^:]+(?:\\:[^:]*)*)", text)
     if not m:
