@@ -5,6 +5,7 @@
     pushimapd deliver NAME [--folder FOLDER] < message
     pushimapd push list [NAME] [--show-urls]
     pushimapd push vapid [--rotate]
+    pushimapd fault add|list|clear ..., pushimapd event USER KIND ...   (testbed/cli.py)
 
 They use the same --maildir-root/--db defaults as the server.
 """
@@ -185,14 +186,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rotate", action="store_true",
                    help="make a new key pair and drop every pending web push registration")
     p.set_defaults(func=cmd_push_vapid)
+    from .testbed.cli import add_parsers  # fault ..., event ...
+
+    add_parsers(sub, common)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    from .testbed.cli import CommandFailed as TestbedFailed, flag_arguments
+
+    args = build_parser().parse_args(flag_arguments(list(sys.argv[1:] if argv is None else argv)))
     try:
         args.func(args)
-    except CommandFailed as e:
+    except (CommandFailed, TestbedFailed) as e:
         print(f"pushimapd: {e}", file=sys.stderr)
         return 1
     except OSError as e:

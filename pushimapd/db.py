@@ -31,6 +31,7 @@ def open_database(path: str) -> peewee.SqliteDatabase:
     from .push import models as _push_models  # noqa: F401  (registers the push tables)
     from . import metadata_db as _metadata  # noqa: F401  (METADATA entries)
     from .push import tokens as _tokens  # noqa: F401  (Delta Chat device tokens)
+    from .testbed import models as _testbed  # noqa: F401  (faults and CLI events)
 
     _owner_only(path)
     db = peewee.SqliteDatabase(path, pragmas={"journal_mode": "wal", "synchronous": "normal",

@@ -62,6 +62,8 @@ class Options(usage.Options):
          "URL that Delta Chat device tokens are POSTed to on new mail (enables XDELTAPUSH)"],
         ["metadata-comment", None, None, "Value of the server's METADATA entry /shared/comment"],
         ["metadata-admin", None, None, "Value of the server's METADATA entry /shared/admin (a mailto: or other URI)"],
+        ["console", None, None, "Serve the test bed's web console on this endpoint (e.g. tcp:8143:interface=127.0.0.1)"],
+        ["trace-dir", None, None, "Write one protocol trace file per session into this directory"],
     ]
     optFlags = [
         ["push-allow-http", None, "Allow plain http:// push targets (test beds)"],
@@ -102,6 +104,10 @@ class Options(usage.Options):
             raise usage.UsageError("--webpush-ttl must not be negative")
         if self["webpush-urgency"] not in URGENCIES:
             raise usage.UsageError(f"--webpush-urgency must be one of {', '.join(URGENCIES)}")
+        if self["console"]:
+            from .testbed.console import check_endpoint
+
+            check_endpoint(self["console"])
         if self["devicetoken-notifier"]:  # the same target policy as push URLs
             policy = TargetPolicy(allow_http=self["push-allow-http"], allow_private=self["push-allow-private"])
             try:
@@ -165,12 +171,16 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
         self.failures = 0
         self.deflate: DeflateCodec | None = None  # after COMPRESS DEFLATE (inside TLS, if any)
         self._inflating = False
+        self.live = None  # testbed.hub.LiveSession: the console's entry and the trace file
 
     def connectionMade(self) -> None:
         secure = interfaces.ISSLTransport.providedBy(self.transport)
         local = _is_trusted(self.transport.getPeer(), self.factory.trusted_networks)
         self.session = Session(self.factory.config, secure=secure, local=local)
         self.session.on_output = self._flush
+        self.session.on_note = self._note
+        if self.factory.testbed is not None:
+            self.live = self.factory.testbed.open(_peer(self.transport), self.session)
         self.setTimeout(AUTOLOGOUT_SECONDS)
         # back-pressure: when the transport's send buffer fills (the client is
         # not reading), it pauses us and the session takes no new commands;
@@ -201,13 +211,16 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
 
     def _receive(self, data: bytes) -> None:
         """Plain protocol bytes (inflated already, when compressed) to the session."""
-        if self.factory.trace:
+        if self.factory.trace or self.live is not None:
             session = self.session
             if session.user:
                 shown = data
             else:
                 shown = _redact(data, session.reader.in_command or session.sasl is not None)
-            log.info("C: {data!r}", data=shown)
+            if self.factory.trace:
+                log.info("C: {data!r}", data=shown)
+            if self.live is not None:
+                self.live.client(shown)
         self.session.receive_data(data)
         self._flush()
 
@@ -218,6 +231,8 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
         if out:
             if self.factory.trace:
                 log.info("S: {data!r}", data=out[:2000])
+            if self.live is not None:
+                self.live.server(out)
             if self.deflate is not None:
                 out = self.deflate.compress(out)
             self.transport.write(out)
@@ -276,12 +291,27 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
             self.transport.registerProducer(self, True)
             action.done(None)
             self._flush()
+        elif action.kind == "delay":  # test bed: the command is answered late
+            reactor.callLater(action.args["seconds"], self._delayed, action)
         elif action.kind == "start-compression":
             # the tagged OK went out in clear just before; everything after is deflated
             self.deflate = DeflateCodec()
             self.deflate.feed(action.args["leftover"])
             action.done(None)
             self._flush()
+
+    def _delayed(self, action) -> None:
+        if self.session is not None and not self.session.closed:
+            action.done(None)
+            self._flush()
+
+    def _note(self, text: str) -> None:
+        """A test bed fault fired in this session: one log line, and the trace."""
+        user = self.session.user if self.session is not None else None
+        log.info("test bed: {text} (session of {user} from {peer})", text=text, user=user or "-",
+                 peer=_peer(self.transport))
+        if self.live is not None:
+            self.live.note(text)
 
     @defer.inlineCallbacks
     def _verify(self, action):
@@ -316,6 +346,9 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
         if self.session is not None:
             self.session.connection_lost()
             self.session = None
+        if self.live is not None:
+            self.live.close()
+            self.live = None
 
 
 class IMAPFactory(protocol.Factory):
@@ -327,6 +360,7 @@ class IMAPFactory(protocol.Factory):
         self.users = users
         self.tls_context = tls_context
         self.trace = trace
+        self.testbed = None  # testbed.hub.Hub with --console or --trace-dir
 
     def buildProtocol(self, addr):
         return IMAPProtocol(self)
@@ -421,6 +455,9 @@ def makeService(options: Options) -> service.MultiService:
     for endpoint in options["listen"] or [DEFAULT_LISTEN]:
         strports.service(endpoint, factory).setServiceParent(top)
     MailboxPoller(store, options["sync-interval"]).setServiceParent(top)
+    from .testbed.wiring import setup_testbed  # faults, traces, the console
+
+    setup_testbed(options, top, factory, config, push, store, root)
     log.info("pushimapd {version} serving {root} (db {db}){sample}", version=__version__, root=root,
              db=db_path, sample=" [bundled sample; users demo/demo and alice/alice]" if is_sample else "")
     return top

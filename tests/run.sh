@@ -3,9 +3,10 @@
 # with pushimapd and its test extra) and runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# chromium: the web console is tested in a real browser (playwright drives it)
 # dovecot-imapd: the takeover test makes a Maildir with Dovecot itself (run privately
 # on 127.0.0.1 by the test; the package's own service is not started, see below)
-APT_PACKAGES="isync curl offlineimap3 fetchmail getmail6 mutt openssl python3-venv dovecot-imapd"
+APT_PACKAGES="isync curl offlineimap3 fetchmail getmail6 mutt openssl python3-venv dovecot-imapd chromium"
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 missing=""
 for pkg in $APT_PACKAGES; do

@@ -64,13 +64,14 @@ class ServerConfig:
     extra_capabilities: tuple = ()
     quotas: Any = None  # quota.Quotas: limits per user and usage; None: no quotas
     urlauth: Any = None  # urlauth.UrlAuthKeys: URLAUTH mailbox keys; None: no URLAUTH
+    faults: Any = None  # testbed.faults.FaultBook: faults that fire on commands; None: no test bed
 
 
 @dataclass
 class Action:
     """Something the transport must do before the session goes on."""
 
-    kind: str  # "verify-password", "start-tls", "close"
+    kind: str  # "verify-password", "start-tls", "start-compression", "delay", "close"
     args: dict = field(default_factory=dict)
     done: Callable[[Any], None] = lambda result: None
 
@@ -89,6 +90,7 @@ class Session:
         self.enabled: set[str] = set()
         self.pending: Optional[Action] = None
         self.on_output: Callable[[], None] = lambda: None
+        self.on_note: Callable[[str], None] = lambda text: None  # test bed: a fault fired (trace, log)
         self.idling: Optional[str] = None  # tag of the running IDLE
         self.sasl: Optional[Callable[[bytes], Any]] = None  # AUTHENTICATE continuation
         self._out: list[bytes] = []
@@ -180,6 +182,11 @@ class Session:
             return ("BAD", f"Unknown command {name}")
         if self.state not in spec.states:
             return ("BAD", f"{spec.name} is not allowed in the {self.state} state")
+        if self.user is not None and self.config.faults is not None:  # test bed: refused before "+"
+            hit = self.config.faults.check(self, spec.name, uid=name.upper().startswith("UID "), before_literal=True)
+            if hit is not None:
+                self.on_note(f"fault {hit.fault_id} ({hit.description}) fired on {tag} {name}")
+                return (hit.status, (f"[{hit.code}] " if hit.code else "") + hit.text)
         if name == "APPEND" and self.account is not None:
             from ..wire.parser import Cursor
 
@@ -254,17 +261,52 @@ class Session:
             self._finish_with(cmd, dispatch.BAD(f"{cmd.name} is not allowed in the {self.state} state"))
             return
         self._current = cmd
+        if self.user is not None and self.config.faults is not None and (self._fault(cmd, spec) or self.closed):
+            return
+        self._finish(cmd, self._execute(cmd, spec))
+
+    def _execute(self, cmd: Command, spec):
         try:
             if self.state == SELECTED:
                 self.selected.mailbox.sync()
             self._act(self)  # the origin of what this command changes (NOTIFY leaves out our own)
-            outcome = spec.handler(self, cmd)
+            return spec.handler(self, cmd)
         except Exception as e:  # never drop the connection over one command
             log_one_line(f"command {cmd.name} failed", e)
-            outcome = dispatch.NO("Internal server error", "SERVERBUG")
+            return dispatch.NO("Internal server error", "SERVERBUG")
         finally:
             self._act(None)
-        self._finish(cmd, outcome)
+
+    def _fault(self, cmd: Command, spec) -> bool:
+        """Test bed: a fault that fires on this command takes it over (True)."""
+        hit = self.config.faults.check(self, cmd.name, uid=cmd.uid)
+        if hit is None:
+            return False
+        self.on_note(f"fault {hit.fault_id} ({hit.description}) fired on {cmd.tag} {'UID ' if cmd.uid else ''}{cmd.name}")
+        if hit.kind == "respond":
+            self._finish_with(cmd, Result(hit.status, hit.text, hit.code))
+        elif hit.kind == "delay":
+            self._finish(cmd, Action("delay", {"seconds": hit.seconds}, done=lambda _: self._execute(cmd, spec)))
+        elif hit.kind == "bye":
+            self.untagged(b"BYE " + hit.text.encode("ascii", "replace"))
+            self._drop()
+        elif hit.kind == "cut":  # half of the answer, then the connection drops
+            start = len(self._out)
+            outcome = self._execute(cmd, spec)
+            if not isinstance(outcome, Action):
+                self._finish(cmd, outcome)
+            answer = b"".join(self._out[start:])
+            del self._out[start:]
+            self._out.append(answer[: len(answer) // 2])
+            self._drop()
+        else:  # "drop": not a word
+            self._drop()
+        return True
+
+    def _drop(self) -> None:
+        self._current = None
+        self.closed = True
+        self.pending = Action("close")
 
     def _act(self, session) -> None:
         if self.config.store is not None:

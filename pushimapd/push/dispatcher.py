@@ -142,6 +142,10 @@ class Dispatcher:
         self.scheduled: dict[int, object] = {}  # delivery id -> IDelayedCall
         self.in_flight: set[int] = set()
         self.on_outcome = lambda delivery_id, outcome: None  # tests and benchmarks listen here
+        # the test bed: simulate(row) -> (status, retry_after, why) answers instead of the
+        # endpoint; on_attempt(report) hears of every finished attempt (the console's list)
+        self.simulate = None
+        self.on_attempt = lambda report: None
         self.kinds: dict[str, DeliveryKind] = {}
         self.add_kind(DeliveryKind())
 
@@ -197,6 +201,13 @@ class Dispatcher:
         attempt = row.attempts + 1
         log.info("push attempt {attempt} to {url} for {user}", attempt=attempt, url=redact(url), user=row.user)
         status, retry_after, problem = None, None, None
+        simulated = self.simulate(row) if self.simulate is not None else None
+        if simulated is not None:
+            status, retry_after, why = simulated
+            log.info("push attempt {attempt} for {user}: no request sent, answered {status} by {why}",
+                     attempt=attempt, user=row.user, status=status, why=why)
+            self._outcome(row, attempt, status, retry_after, None, simulated=why)
+            return
         try:
             method, headers, body = self._kind(row).request(row)
             request = self.agent.request(method, url, Headers(headers), FileBodyProducer(io.BytesIO(body)))
@@ -213,6 +224,7 @@ class Dispatcher:
         except net_error.DNSLookupError as e:
             host = URI.fromBytes(url).host.decode("ascii", "replace")
             if host in self.policy_reactor.nameResolver.refused_hosts:
+                self._report(row, attempt, None, "refused", "target address refused by policy")
                 self._finish(row, "refused", "target address refused by policy")
                 return
             problem = f"DNS lookup failed: {e}"
@@ -224,15 +236,26 @@ class Dispatcher:
             problem = f"error: {type(e).__name__}"
         self._outcome(row, attempt, status, retry_after, problem)
 
+    def _report(self, row: Delivery, attempt: int, status: Optional[int], outcome: str, detail: str,
+                delay: Optional[float] = None, simulated: Optional[str] = None) -> None:
+        try:
+            self.on_attempt({"delivery": row.id, "user": row.user, "kind": row.kind, "url": redact(bytes(row.url)),
+                             "attempt": attempt, "status": status, "outcome": outcome, "detail": detail,
+                             "retry_in": delay, "simulated": simulated, "time": time.time()})
+        except Exception:
+            log.failure("reporting a push attempt failed")
+
     def _outcome(self, row: Delivery, attempt: int, status: Optional[int], retry_after: Optional[float],
-                 problem: Optional[str]) -> None:
+                 problem: Optional[str], simulated: Optional[str] = None) -> None:
         kind = self._kind(row)
         final = kind.judge(status) if status is not None else None
         if final is not None:
+            self._report(row, attempt, status, final, f"HTTP {status}", simulated=simulated)
             self._finish(row, final, f"HTTP {status}")
             return
         reason = problem or f"HTTP {status}"
         if not kind.may_retry(row, attempt, self.settings):
+            self._report(row, attempt, status, "gave-up", reason, simulated=simulated)
             self._finish(row, "gave-up", reason)
             return
         delay = self.settings.base_delay * (2 ** (attempt - 1))
@@ -243,6 +266,7 @@ class Dispatcher:
                    .where(Delivery.id == row.id).execute())
         log.info("push attempt {attempt} to {url} failed ({reason}); retry in {delay}s", attempt=attempt,
                  url=redact(bytes(row.url)), reason=reason, delay=delay)
+        self._report(row, attempt, status, "retry", reason, delay, simulated=simulated)
         if updated:
             self.scheduled[row.id] = self.clock.callLater(delay, self._start, row.id)
             self.on_outcome(row.id, "retry")

@@ -357,10 +357,7 @@ class MaildirMailbox(MessageReader):
         if not self.index.changed_elsewhere() and not always:
             return
         if self.index.reload_uidvalidity():
-            self.drop_caches()
-            self._load()
-            for view in list(self.listeners):
-                view.mailbox_reset()
+            self._reset_views()
             if self.store is not None and self.store.bus.listeners:
                 self.store.mailbox_changed(self, (), (), (), made_here=False, reset=True)
             return
@@ -368,6 +365,8 @@ class MaildirMailbox(MessageReader):
         self._uidnext, self._highest = self.index.state()
 
     def _apply_delta(self, delta, announce: bool) -> None:
+        if delta.rows:
+            self.keywords.reload()  # another process may have given a keyword a letter
         added, flagged = [], []
         for row in delta.rows:
             i = self.table.pos(row.uid)
@@ -390,6 +389,24 @@ class MaildirMailbox(MessageReader):
         t = self.table
         self.index.write_snapshot(*self._synced, t.uids, t.bases, t.subs, t.infos, t.modseqs, t.vsizes, t.mtimes)
         self._snapshot_touch = self._synced[0]
+
+    def _reset_views(self) -> None:
+        """A new UIDVALIDITY: the open views are told (and forgotten) before
+        the folder is reloaded, so none hears of the new UIDs."""
+        views, self.listeners, self.recent_owner = list(self.listeners), [], None
+        for view in views:
+            view.mailbox_reset()
+        self.drop_caches()
+        self._unsaved_sizes, self._hint = {}, 0  # keyed by the old UIDs
+        self._load()
+
+    def rebuild(self) -> int:
+        """Give the folder a new UIDVALIDITY and new UIDs, as rebuilding its
+        index would (the test bed's ``uidvalidity`` fault); returns it."""
+        user_root = self.path if self.name == "INBOX" else os.path.dirname(self.path)
+        self.index.reset(next_uidvalidity(os.path.join(user_root, VALIDITY_FILE)))
+        self._reset_views()
+        return self.uidvalidity
 
     def _stat_dirs(self) -> Optional[tuple]:
         try:
