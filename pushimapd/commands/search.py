@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 from ..core.dispatch import OK, SELECT_ONLY, command
@@ -36,6 +37,7 @@ class _Source:
         self.internal_date = mailbox.internal_date
         self.message = mailbox.message
         self.header_block = mailbox.header_block
+        self.now = time.time()  # WITHIN's OLDER / YOUNGER count back from one instant
         self._columns: dict = {}
 
     def headers(self, uid: int):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import time
 from typing import Optional
 
 from ..wire.grammar import SearchKey
@@ -93,6 +94,13 @@ class MessageFacts:
 
     def modseq(self) -> int:
         return self.source.modseq(self.uid)
+
+    def internal_time(self) -> float:
+        return self.source.internal_date(self.uid).timestamp()
+
+    def now(self) -> float:
+        """The search's "now" (one instant for every message: WITHIN)."""
+        return getattr(self.source, "now", None) or time.time()
 
     def internal_date(self) -> datetime.date:
         return self.source.internal_date(self.uid).astimezone(datetime.timezone.utc).date()
@@ -201,6 +209,10 @@ def matches(key: SearchKey, facts: MessageFacts) -> bool:
         return facts.size() > args[0]
     if name == "SMALLER":
         return facts.size() < args[0]
+    if name in ("OLDER", "YOUNGER"):  # WITHIN (RFC 5032): INTERNALDATE against now - n seconds
+        cutoff = facts.now() - args[0]
+        when = facts.internal_time()
+        return when < cutoff if name == "OLDER" else when >= cutoff
     if name in ("BEFORE", "ON", "SINCE"):
         return _compare(name, facts.internal_date(), args[0])
     if name in ("SENTBEFORE", "SENTON", "SENTSINCE"):

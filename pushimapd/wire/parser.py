@@ -445,6 +445,9 @@ class SearchParser:
         if name in ("LARGER", "SMALLER"):
             c.sp()
             return SearchKey(name, (c.number(),))
+        if name in ("OLDER", "YOUNGER"):  # WITHIN (RFC 5032): an interval in seconds
+            c.sp()
+            return SearchKey(name, (c.number(nonzero=True),))
         if name == "HEADER":
             c.sp()
             field = c.astring().decode("ascii", "replace")
