@@ -98,6 +98,12 @@ class IMailbox(Interface):
         """{uid: decoded value} of a header field the store indexes, or None
         when it does not index that field (the caller reads headers)."""
 
+    def save_times(uids):
+        """{uid: save date as unix time} (RFC 8514) of the messages that have one."""
+
+    def previews(uids, compute=True):
+        """{uid: preview text} (RFC 8970); with compute False only those already cached."""
+
     def match_flags(predicate):
         """Positions in ``uids`` of the messages whose flag set satisfies predicate(frozenset)."""
 

@@ -12,6 +12,7 @@ from ..wire.grammar import FetchItem, ParseError, SequenceSet
 from ..wire.parser import fetch_attributes
 from . import resync
 from .binary import UnknownTransferEncoding, is_binary_item, render_binary
+from .fetch_extras import BULK_ITEMS, bulk_renderer
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _MONTH_BYTES = [m.encode() for m in _MONTHS]
@@ -194,7 +195,9 @@ def fetch(session, cmd):
         changed = set(mailbox.changed_since(since))
         targets = [(s, u) for s, u in targets if u in changed]
     mark_seen = view.read_write and any(sets_seen(i) for i in items)
-    renderers = [_fast_renderer(view, item) or _slow_renderer(session, item) for item in items]
+    wanted = [u for _, u in targets] if BULK_ITEMS & names else []
+    renderers = [_fast_renderer(view, item) or bulk_renderer(view, item, wanted) or _slow_renderer(session, item)
+                 for item in items]
     expunged, out = view.is_expunged, []
     skipped = False  # some were expunged by another session (RFC 2180 4.1.2)
     for seq, uid in targets:

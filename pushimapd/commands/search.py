@@ -46,6 +46,13 @@ class _Source:
             return None
         return ParsedMessage(block if block.endswith(b"\r\n\r\n") else block + b"\r\n")
 
+    def save_time(self, uid: int) -> Optional[int]:
+        """The save date (RFC 8514) from the index, loaded for the whole search at once."""
+        dates = self._columns.get("savedate")
+        if dates is None:
+            dates = self._columns["savedate"] = self.mailbox.save_times(self.uids)
+        return dates.get(uid)
+
     def indexed_header(self, uid: int, field: str) -> Optional[str]:
         """The field's decoded value from the store's index (loaded for the
         whole search at once), or None when the store does not index it."""

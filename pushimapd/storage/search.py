@@ -98,6 +98,11 @@ class MessageFacts:
     def internal_time(self) -> float:
         return self.source.internal_date(self.uid).timestamp()
 
+    def save_date(self) -> Optional[datetime.date]:
+        """The day (UTC) the message was saved in this mailbox, or None."""
+        when = self.source.save_time(self.uid)
+        return None if when is None else datetime.datetime.fromtimestamp(when, datetime.timezone.utc).date()
+
     def now(self) -> float:
         """The search's "now" (one instant for every message: WITHIN)."""
         return getattr(self.source, "now", None) or time.time()
@@ -158,7 +163,7 @@ def _address_contains(facts: MessageFacts, name: str, needle: str) -> bool:
     return any(_contains(text, needle) for raw in msg.header_raw_values(name) for text in _address_texts(raw))
 
 
-_FLAG_ONLY = set(_FLAG_KEYS) | {"ALL", "RECENT", "NEW", "OLD", "KEYWORD", "UNKEYWORD"}
+_FLAG_ONLY = set(_FLAG_KEYS) | {"ALL", "RECENT", "NEW", "OLD", "KEYWORD", "UNKEYWORD", "SAVEDATESUPPORTED"}
 
 
 def depends_on_flags_only(keys) -> bool:
@@ -178,7 +183,7 @@ def depends_on_flags_only(keys) -> bool:
 
 def matches(key: SearchKey, facts: MessageFacts) -> bool:
     name, args = key.name, key.args
-    if name == "ALL":
+    if name in ("ALL", "SAVEDATESUPPORTED"):  # every folder here keeps save dates (RFC 8514)
         return True
     if name == "AND":
         return all(matches(k, facts) for k in args[0])
@@ -215,6 +220,9 @@ def matches(key: SearchKey, facts: MessageFacts) -> bool:
         return when < cutoff if name == "OLDER" else when >= cutoff
     if name in ("BEFORE", "ON", "SINCE"):
         return _compare(name, facts.internal_date(), args[0])
+    if name in ("SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"):  # an unknown save date matches none
+        saved = facts.save_date()
+        return saved is not None and _compare(name[5:], saved, args[0])
     if name in ("SENTBEFORE", "SENTON", "SENTSINCE"):
         msg = facts.headers
         sent = msg.sent_date() if msg is not None else None

@@ -76,6 +76,7 @@ class FetchItem:
     section: Optional[Section] = None
     peek: bool = False
     partial: Optional[Tuple[int, int]] = None  # (origin, count)
+    modifiers: Tuple[str, ...] = ()  # e.g. PREVIEW (LAZY) (RFC 8970)
 
 
 @dataclass(frozen=True)

@@ -296,7 +296,7 @@ _FETCH_MACROS = {
 }
 _SIMPLE_FETCH = {
     "ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE",
-    "RFC822.TEXT", "BODYSTRUCTURE", "UID", "BODY", "MODSEQ",
+    "RFC822.TEXT", "BODYSTRUCTURE", "UID", "BODY", "MODSEQ", "SAVEDATE",
 }
 _FETCH_NAME = re.compile(rb"[A-Za-z0-9.]+")
 
@@ -336,9 +336,23 @@ def fetch_att(cursor: Cursor) -> FetchItem:
         if base.startswith("BINARY") and section.text is not None:
             raise ParseError("BINARY takes only part numbers")
         return FetchItem(base, section, peek=name.endswith(".PEEK"), partial=partial)
+    if name == "PREVIEW":
+        return FetchItem(name, modifiers=_preview_modifiers(cursor))
     if name not in _SIMPLE_FETCH:
         raise ParseError(f"Unknown FETCH attribute {name}")
     return FetchItem(name)
+
+
+def _preview_modifiers(cursor: Cursor) -> tuple[str, ...]:
+    """``PREVIEW [(LAZY)]`` (RFC 8970); a following "(" that does not start
+    with LAZY belongs to the FETCH modifiers (CHANGEDSINCE)."""
+    if cursor.peek(6).upper() != b" (LAZY":
+        return ()
+    cursor.pos += 1
+    modifiers = tuple(m.upper() for m in cursor.paren_list(cursor.atom))
+    if any(m != "LAZY" for m in modifiers):
+        raise ParseError("The only PREVIEW modifier is LAZY")
+    return ("LAZY",)
 
 
 def section_spec(cursor: Cursor) -> Section:
@@ -374,10 +388,11 @@ def section_spec(cursor: Cursor) -> Section:
 # -- SEARCH ------------------------------------------------------------------
 _SEARCH_FLAG_KEYS = {
     "ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "OLD", "RECENT", "SEEN",
-    "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN",
+    "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN", "SAVEDATESUPPORTED",
 }
 _SEARCH_STRING_KEYS = {"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"}
-_SEARCH_DATE_KEYS = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"}
+_SEARCH_DATE_KEYS = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE",
+                     "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"}  # SAVED*: RFC 8514
 _SEARCH_WORD = re.compile(rb"[A-Za-z0-9.\-]+")
 
 

@@ -2,8 +2,9 @@
 
 It keeps, per message, the UID, the file's base name, where it lies (new/
 or cur/) and its info letters (the flags), its modseq, its CRLF size and
-INTERNALDATE, plus the expunge history (UID and modseq, for QRESYNC's
-VANISHED) and the header fields clients search and sort on. The folder
+INTERNALDATE and its save date (RFC 8514: when it was first indexed here),
+plus the expunge history (UID and modseq, for QRESYNC's VANISHED), the
+header fields clients search and sort on, and computed previews (RFC 8970). The folder
 state (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, the mtimes of new/ and cur/ at
 the last complete scan) lives in ``meta``.
 
@@ -26,11 +27,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
 FILENAME = "pushimapd-index.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: msg.savedate, the preview table (older files are upgraded in place)
 EXPUNGE_HISTORY = 200_000  # expunged UIDs remembered for VANISHED (EARLIER); older ones are trimmed
 HEADER_FIELDS = ("subject", "from", "to", "cc", "bcc", "date", "message-id", "in-reply-to", "references")
 _HEADER_COLUMNS = {name: "h_" + name.replace("-", "_") for name in HEADER_FIELDS}
@@ -44,12 +46,14 @@ CREATE TABLE IF NOT EXISTS msg(
     info TEXT,                     -- letters after ":2," (NULL: a file in new/ without them)
     modseq INTEGER NOT NULL,
     vsize INTEGER,                 -- size in CRLF form
-    mtime INTEGER                  -- INTERNALDATE (unix time)
+    mtime INTEGER,                 -- INTERNALDATE (unix time)
+    savedate INTEGER               -- when first indexed in this folder (NULL: indexed before schema 2)
 );
 CREATE INDEX IF NOT EXISTS msg_modseq ON msg(modseq);
 CREATE TABLE IF NOT EXISTS expunged(uid INTEGER PRIMARY KEY, modseq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged(modseq);
 CREATE TABLE IF NOT EXISTS hdr(uid INTEGER PRIMARY KEY, {columns});
+CREATE TABLE IF NOT EXISTS preview(uid INTEGER PRIMARY KEY, text TEXT NOT NULL);
 """.format(columns=", ".join(f"{c} TEXT" for c in _HEADER_COLUMNS.values()))
 
 
@@ -99,6 +103,8 @@ class FolderIndex:
         self.imported: dict[str, tuple[int, Optional[int], Optional[int]]] = {}
         if not existed or self._meta("schema") is None:
             self._create(new_uidvalidity)
+        elif int(self._meta("schema")) < SCHEMA_VERSION:
+            self._upgrade()
         self._version = self._data_version()
         self.uidvalidity = int(self._meta("uidvalidity"))
 
@@ -127,6 +133,19 @@ class FolderIndex:
             raise
         if found:
             found.retire()
+
+    def _upgrade(self) -> None:
+        """Bring an index written by an older pushimapd to SCHEMA_VERSION, in
+        place (one transaction; another process may be doing the same). Rows
+        indexed before schema 2 keep a NULL save date: unknown (SAVEDATE NIL)."""
+        with self._transaction():
+            if int(self._meta("schema")) >= SCHEMA_VERSION:
+                return  # another process upgraded it meanwhile
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(msg)")}
+            if "savedate" not in columns:
+                self.db.execute("ALTER TABLE msg ADD COLUMN savedate INTEGER")
+            self.db.execute("CREATE TABLE IF NOT EXISTS preview(uid INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+            self._set_meta(schema=SCHEMA_VERSION)
 
     def _table_exists(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
@@ -240,6 +259,7 @@ class FolderIndex:
             uidnext = int(uidnext)
             top = self.db.execute("SELECT max(uid) FROM msg").fetchone()[0] or 0
             out = []
+            saved = int(time.time())  # the save date (RFC 8514) of every row added here
             for base, sub, info, vsize, mtime in entries:
                 known = None if top == 0 else self.db.execute(
                     "SELECT uid, base, sub, info, modseq, vsize, mtime FROM msg WHERE base=?", (base,)).fetchone()
@@ -253,8 +273,8 @@ class FolderIndex:
                     uid = max(uidnext, top + 1)
                 uidnext = max(uidnext, uid + 1)
                 top = max(top, uid)
-                self.db.execute("INSERT INTO msg(uid, base, sub, info, modseq, vsize, mtime) VALUES(?,?,?,?,?,?,?)",
-                                (uid, base, sub, info, modseq, vsize, mtime))
+                self.db.execute("INSERT INTO msg(uid, base, sub, info, modseq, vsize, mtime, savedate) "
+                                "VALUES(?,?,?,?,?,?,?,?)", (uid, base, sub, info, modseq, vsize, mtime, saved))
                 out.append(Row(uid, base, sub, info, modseq, vsize, mtime))
             self._set_meta(uidnext=uidnext)
             if files_pending:
@@ -293,6 +313,7 @@ class FolderIndex:
             modseq = self._bump()
             self.db.executemany("DELETE FROM msg WHERE uid=?", [(u,) for u in uids])
             self.db.executemany("DELETE FROM hdr WHERE uid=?", [(u,) for u in uids])
+            self.db.executemany("DELETE FROM preview WHERE uid=?", [(u,) for u in uids])
             self.db.executemany("INSERT OR REPLACE INTO expunged(uid, modseq) VALUES(?, ?)",
                                 [(u, modseq) for u in uids])
             self._trim_history()
@@ -313,7 +334,7 @@ class FolderIndex:
     def reset(self, new_uidvalidity: int) -> None:
         """Forget every UID (a new UIDVALIDITY): what a rebuild does."""
         with self._transaction(durable=True):
-            for table in ("msg", "expunged", "hdr"):
+            for table in ("msg", "expunged", "hdr", "preview"):
                 self.db.execute(f"DELETE FROM {table}")
             (highest,) = self.db.execute("SELECT value FROM meta WHERE key='highestmodseq'").fetchone()
             self._set_meta(uidvalidity=new_uidvalidity, uidnext=1, highestmodseq=int(highest) + 1,
@@ -339,6 +360,34 @@ class FolderIndex:
                     f"INSERT OR REPLACE INTO hdr(uid, {', '.join(columns)}) "
                     f"SELECT ?, {', '.join('?' for _ in columns)} WHERE EXISTS (SELECT 1 FROM msg WHERE uid=?)",
                     [row + (row[0],) for row in rows])
+
+    # -- save dates and previews -------------------------------------------------
+    def _column_for(self, query: str, uids: list[int]) -> dict:
+        """uid -> value for ``uids``: a few by key, many as one scan."""
+        if len(uids) <= 64:
+            out = {}
+            for uid in uids:
+                row = self.db.execute(query + " WHERE uid=?", (uid,)).fetchone()
+                if row is not None and row[1] is not None:
+                    out[row[0]] = row[1]
+            return out
+        return {u: v for u, v in self.db.execute(query) if v is not None}
+
+    def save_dates(self, uids: list[int]) -> dict[int, int]:
+        """uid -> save date (unix time) of the messages that have one."""
+        return self._column_for("SELECT uid, savedate FROM msg", uids)
+
+    def previews(self, uids: list[int]) -> dict[int, str]:
+        """uid -> cached preview text (RFC 8970) of the messages computed before."""
+        return self._column_for("SELECT uid, text FROM preview", uids)
+
+    def store_previews(self, values: Iterable[tuple[int, str]]) -> None:
+        """Cache computed previews (uid, text) of messages still present."""
+        rows = [(uid, text, uid) for uid, text in values]
+        if rows:
+            with self._transaction():
+                self.db.executemany("INSERT OR REPLACE INTO preview(uid, text) "
+                                    "SELECT ?, ? WHERE EXISTS (SELECT 1 FROM msg WHERE uid=?)", rows)
 
 
 def header_fields(block: bytes) -> dict[str, str]:
