@@ -23,8 +23,22 @@ class InvalidSet(Exception):
     """A message sequence number beyond the mailbox: answered BAD."""
 
 
+def saved_targets(view) -> list[tuple[int, int]]:
+    """(seq, uid) of the messages of the saved search result "$" (RFC 5182)
+    still in the view (always UIDs underneath: expunged ones drop out)."""
+    mailbox = view.mailbox
+    out = []
+    for uid in view.saved_result:
+        seq = view.seq_of(uid)
+        if seq is not None and uid in mailbox and not view.is_expunged(uid):
+            out.append((seq, uid))
+    return out
+
+
 def resolve_set(view, seqset: SequenceSet, uid: bool) -> list[tuple[int, int]]:
-    """(seq, uid) pairs a sequence or UID set names in this session's view."""
+    """(seq, uid) pairs a sequence or UID set (or "$") names in this session's view."""
+    if seqset.last_result:
+        return saved_targets(view)
     uids = view.uids
     if uid:
         largest = uids[-1] if uids else 0

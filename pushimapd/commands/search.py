@@ -1,4 +1,5 @@
-"""SEARCH and UID SEARCH, with ESEARCH's RETURN options (RFC 4731)."""
+"""SEARCH and UID SEARCH, with ESEARCH's RETURN options (RFC 4731), SAVE
+(SEARCHRES, RFC 5182) and PARTIAL (RFC 5267); the options are in esearch.py."""
 
 from __future__ import annotations
 
@@ -8,29 +9,21 @@ from typing import Optional
 from ..core.dispatch import OK, SELECT_ONLY, command
 from ..storage.mime import ParsedMessage
 from ..storage.search import MessageFacts, depends_on_flags_only, matches
-from ..wire.grammar import ParseError
 from ..wire.parser import search_arguments
-from ..wire import serializer as ser
 from . import resync
-
-RETURN_OPTIONS = {"MIN", "MAX", "COUNT", "ALL"}
-
+from .esearch import esearch_line, save_result
 
 def _search_args(cursor):
     cursor.sp()
-    returns, charset, keys = search_arguments(cursor)
-    if returns is not None:
-        unknown = set(returns) - RETURN_OPTIONS
-        if unknown:
-            raise ParseError(f"Unknown SEARCH RETURN option {sorted(unknown)[0]}")
-    return (returns, charset, keys)
+    return search_arguments(cursor)
 
 
 class _Source:
     """Costly per-message facts for the search engine, from the mailbox."""
 
-    def __init__(self, mailbox, uids: list[int]):
+    def __init__(self, mailbox, uids: list[int], saved=()):
         self.mailbox = mailbox
+        self.saved = frozenset(saved)  # SEARCHRES "$"
         self.uids = uids
         self.size = mailbox.size
         self.modseq = mailbox.modseq
@@ -77,7 +70,7 @@ def search_view(view, keys) -> list[tuple[int, int]]:
 
         return [(p + 1, uids[p]) for p in mailbox.match_flags(predicate)]
     largest_uid = uids[-1] if uids else 0
-    source = _Source(mailbox, uids)
+    source = _Source(mailbox, uids, view.saved_result)
     recent, expunged, flags_of = view.recent, view.is_expunged, mailbox.flags
     count = len(uids)
     memo: Optional[dict] = {} if flags_only else None
@@ -115,33 +108,23 @@ def uses_modseq(keys) -> bool:
 @command("SEARCH", SELECT_ONLY, _search_args, expunge_ok=False)
 def search(session, cmd):
     returns, _charset, keys = cmd.args
+    view = session.selected
     with_modseq = uses_modseq(keys)
     if with_modseq:
         resync.enable_condstore(session)
-    hits = search_view(session.selected, keys)
+    hits = search_view(view, keys)
     numbers = [uid if cmd.uid else seq for seq, uid in hits]
     highest = None
     if with_modseq and hits:  # the highest modseq of the messages found
-        modseq = session.selected.mailbox.modseq
+        modseq = view.mailbox.modseq
         highest = max(modseq(uid) for _, uid in hits)
     if returns is None:
         tail = b" (MODSEQ %d)" % highest if highest is not None else b""
         session.untagged(b"SEARCH" + b"".join(b" %d" % n for n in numbers) + tail)
         return OK("SEARCH completed")
-    wanted = set(returns) or {"ALL"}
-    parts = [b'(TAG "' + cmd.tag.encode() + b'")']
-    if cmd.uid:
-        parts.append(b"UID")
-    if numbers:
-        if "MIN" in wanted:
-            parts.append(b"MIN %d" % min(numbers))
-        if "MAX" in wanted:
-            parts.append(b"MAX %d" % max(numbers))
-        if "ALL" in wanted:
-            parts.append(b"ALL " + ser.number_set(sorted(numbers)))
-    if "COUNT" in wanted:
-        parts.append(b"COUNT %d" % len(numbers))
-    if highest is not None:
-        parts.append(b"MODSEQ %d" % highest)
-    session.untagged(b"ESEARCH " + b" ".join(parts))
+    save_result(view, returns, [uid for _, uid in hits])
+    extra = (b"MODSEQ %d" % highest,) if highest is not None else ()
+    line = esearch_line(cmd.tag, cmd.uid, numbers, returns, extra)
+    if line is not None:
+        session.untagged(line)
     return OK("SEARCH completed")

@@ -42,6 +42,7 @@ class SelectedView:
         self._added: list[int] = []
         self._added_set: set[int] = set()
         self._flags: set[int] = set()
+        self.saved_result: list[int] = []  # SEARCHRES "$" (RFC 5182): UIDs; a new view starts empty
         self.recent = mailbox.add_listener(self, read_write)
 
     def close(self) -> None:

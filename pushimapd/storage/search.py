@@ -204,6 +204,8 @@ def matches(key: SearchKey, facts: MessageFacts) -> bool:
         return any(f.lower() == args[0].lower() for f in facts.flags)
     if name == "UNKEYWORD":
         return not any(f.lower() == args[0].lower() for f in facts.flags)
+    if name in ("SEQ", "UID") and args[0].last_result:  # "$" (RFC 5182): the saved UIDs
+        return facts.uid in facts.source.saved
     if name == "SEQ":
         return args[0].contains(facts.seq, facts.largest_seq)
     if name == "UID":

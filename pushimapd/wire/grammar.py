@@ -22,7 +22,7 @@ class SequenceSet:
     """A set like ``1:4,7,9:*``; ``None`` stands for ``*`` (the largest number)."""
 
     ranges: Tuple[Tuple[Optional[int], Optional[int]], ...]
-    last_result: bool = False  # "$" (SEARCHRES): not supported, kept for errors
+    last_result: bool = False  # "$" (SEARCHRES, RFC 5182): the saved search result; ranges are empty
 
     def resolve(self, largest: int) -> list[Tuple[int, int]]:
         """Ranges with ``*`` replaced and ends ordered low..high."""

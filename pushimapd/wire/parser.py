@@ -164,8 +164,10 @@ class Cursor:
     # -- structured values -------------------------------------------------
     def sequence_set(self) -> SequenceSet:
         raw = self._match(_SEQ_SET, "a sequence set").decode("ascii")
-        if raw == "$":
-            raise ParseError("SEARCHRES ($) is not supported")
+        if raw == "$":  # SEARCHRES (RFC 5182): the saved result, resolved by the command
+            return SequenceSet((), last_result=True)
+        if "$" in raw:
+            raise ParseError("$ stands alone: it cannot be combined with other sequence numbers")
         ranges = []
         for piece in raw.split(","):
             ends = piece.split(":")
@@ -502,13 +504,55 @@ class SearchParser:
 
 
 SUPPORTED_CHARSETS = {"UTF-8": "utf-8", "US-ASCII": "ascii"}
+# ESEARCH (RFC 4731), SEARCHRES's SAVE (RFC 5182), CONTEXT=SEARCH/SORT's UPDATE,
+# CONTEXT and PARTIAL (RFC 5267; PARTIAL's negative ranges: RFC 9394)
+RETURN_OPTIONS = {"MIN", "MAX", "COUNT", "ALL", "SAVE", "PARTIAL"}
+_PARTIAL_RANGE = re.compile(rb"(-?)(\d+):(-?)(\d+)")
+
+
+def partial_range(cursor: Cursor) -> tuple[int, int]:
+    """``1:100`` (the first results) or ``-1:-100`` (the last), as given."""
+    m = _PARTIAL_RANGE.match(cursor.data, cursor.pos)
+    if not m:
+        raise ParseError("Expected a partial range (n:m or -n:-m)")
+    cursor.pos = m.end()
+    first, last = int(m.group(1) + m.group(2)), int(m.group(3) + m.group(4))
+    if first == 0 or last == 0 or (first < 0) != (last < 0):
+        raise ParseError("A partial range is two non-zero positions of one sign")
+    if max(abs(first), abs(last)) > MAX_NUMBER:
+        raise ParseError("Partial range out of range")
+    return first, last
+
+
+def return_options(cursor: Cursor) -> dict:
+    """``(opt ...)`` after RETURN: {option: True, or PARTIAL's range}."""
+    cursor.expect(b"(", "Expected '(' after RETURN")
+    options: dict = {}
+    first = True
+    while not cursor.try_(b")"):
+        if not first:
+            cursor.sp()
+        first = False
+        name = cursor.atom().upper()
+        if name not in RETURN_OPTIONS:
+            raise ParseError(f"Unknown RETURN option {name}")
+        if name == "PARTIAL":
+            if name in options:
+                raise ParseError("PARTIAL given twice")
+            cursor.sp()
+            options[name] = partial_range(cursor)
+        else:
+            options[name] = True
+    if "PARTIAL" in options and "ALL" in options:
+        raise ParseError("PARTIAL and ALL cannot be combined")
+    return options
 
 
 def search_arguments(cursor: Cursor) -> tuple:
-    """[RETURN (opts)] [CHARSET name] keys -> (return_options, charset, keys)."""
-    returns: Optional[tuple[str, ...]] = None
+    """[RETURN (opts)] [CHARSET name] keys -> (return options or None, charset, keys)."""
+    returns: Optional[dict] = None
     if cursor.try_(b"RETURN "):
-        returns = tuple(o.upper() for o in cursor.paren_list(cursor.atom))
+        returns = return_options(cursor)
         cursor.sp()
     charset = "UTF-8"
     if cursor.try_(b"CHARSET "):
