@@ -229,6 +229,7 @@ def fetch(session, cmd):
             return NO(f"Cannot decode the Content-Transfer-Encoding {e}", "UNKNOWN-CTE")
         if mark_seen and "\\Seen" not in mailbox.flags(uid):
             mailbox.store_flags([uid], ["\\Seen"], "+", origin=view)
+            view.flags_changed_here([uid])
             parts = [render_item(session, uid, i) if i.name in ("FLAGS", "MODSEQ") else p
                      for i, p in zip(items, parts)]
             for extra in ("FLAGS", "MODSEQ"):

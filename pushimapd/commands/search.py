@@ -10,7 +10,7 @@ from ..core.dispatch import OK, SELECT_ONLY, command
 from ..storage.mime import ParsedMessage
 from ..storage.search import MessageFacts, depends_on_flags_only, matches
 from ..wire.parser import search_arguments
-from . import resync
+from . import contexts, resync
 from .esearch import esearch_line, save_result
 
 def _search_args(cursor):
@@ -55,12 +55,13 @@ class _Source:
         return None if column is None else column.get(uid)
 
 
-def search_view(view, keys) -> list[tuple[int, int]]:
-    """(seq, uid) of every message in the view matching all ``keys``."""
+def search_view(view, keys, only=None) -> list[tuple[int, int]]:
+    """(seq, uid) of every message in the view matching all ``keys`` (only
+    of the UIDs in the set ``only`` when given)."""
     mailbox = view.mailbox
     uids = view.uids
     flags_only = depends_on_flags_only(keys)
-    if flags_only and not view.recent and not view.has_news() and uids == mailbox.uids:
+    if flags_only and only is None and not view.recent and not view.has_news() and uids == mailbox.uids:
         # the view is the mailbox: evaluate once per distinct flag set, over whole columns
         probe = MessageFacts(None, 0, 0, 0, 0, frozenset(), False)
 
@@ -76,7 +77,7 @@ def search_view(view, keys) -> list[tuple[int, int]]:
     memo: Optional[dict] = {} if flags_only else None
     found = []
     for seq, uid in enumerate(uids, 1):
-        if uid not in mailbox or expunged(uid):
+        if (only is not None and uid not in only) or uid not in mailbox or expunged(uid):
             continue
         flags = flags_of(uid)
         is_recent = uid in recent
@@ -109,6 +110,11 @@ def uses_modseq(keys) -> bool:
 def search(session, cmd):
     returns, _charset, keys = cmd.args
     view = session.selected
+    updating = False
+    if returns is not None and "UPDATE" in returns:
+        refusal, updating = contexts.prepare_updates(session, cmd)
+        if refusal is not None:
+            return refusal
     with_modseq = uses_modseq(keys)
     if with_modseq:
         resync.enable_condstore(session)
@@ -127,4 +133,6 @@ def search(session, cmd):
     line = esearch_line(cmd.tag, cmd.uid, numbers, returns, extra)
     if line is not None:
         session.untagged(line)
+    if updating:
+        contexts.start_updates(session, cmd, keys, None, [uid for _, uid in hits])
     return OK("SEARCH completed")

@@ -14,6 +14,7 @@ from ..core.dispatch import OK, SELECT_ONLY, command
 from ..storage.sorting import SORT_KEYS, SortSource, sort_messages
 from ..wire.grammar import ParseError
 from ..wire.parser import SUPPORTED_CHARSETS, BadCharset, SearchParser, return_options
+from . import contexts
 from .esearch import esearch_line, save_result
 from .search import search_view
 
@@ -72,6 +73,11 @@ def _sort_args(cursor):
 def sort(session, cmd):
     returns, criteria, _charset, keys = cmd.args
     view = session.selected
+    updating = False
+    if returns is not None and "UPDATE" in returns:
+        refusal, updating = contexts.prepare_updates(session, cmd)
+        if refusal is not None:
+            return refusal
     mailbox = view.mailbox
     hits = search_view(view, keys)
     source = SortSource(mailbox.header_block, mailbox.internal_date, mailbox.size)
@@ -84,4 +90,6 @@ def sort(session, cmd):
     line = esearch_line(cmd.tag, cmd.uid, numbers, returns)
     if line is not None:
         session.untagged(line)
+    if updating:
+        contexts.start_updates(session, cmd, keys, criteria, [uid for _, uid in ordered])
     return OK("SORT completed")

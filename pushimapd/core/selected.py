@@ -43,6 +43,10 @@ class SelectedView:
         self._added_set: set[int] = set()
         self._flags: set[int] = set()
         self.saved_result: list[int] = []  # SEARCHRES "$" (RFC 5182): UIDs; a new view starts empty
+        # CONTEXT=SEARCH/SORT (RFC 5267): updating searches, told of changes by flush (duck-typed:
+        # flags_changed / expunging / added / tick return ESEARCH lines); None until one exists
+        self.result_updates = None
+        self._flags_here: set[int] = set()  # flags this session changed itself (no FETCH owed)
         self.recent = mailbox.add_listener(self, read_write)
 
     def close(self) -> None:
@@ -71,6 +75,12 @@ class SelectedView:
     def flags_changed(self, uids: list[int]) -> None:
         self._flags.update(uids)
         self._wake()
+
+    def flags_changed_here(self, uids) -> None:
+        """This session changed these flags (its STORE answered them): only
+        updating searches still need to look at them."""
+        if self.result_updates is not None:
+            self._flags_here.update(uids)
 
     def mailbox_reset(self) -> None:
         if self.on_reset is not None:
@@ -122,14 +132,21 @@ class SelectedView:
         """Untagged responses for queued news: FETCH FLAGS, EXPUNGE (or
         VANISHED under QRESYNC), EXISTS, RECENT."""
         out: list[bytes] = []
+        updates = self.result_updates
+        touched, self._flags_here = self._flags_here, set()
         if self._flags:
             mailbox = self.mailbox
             for uid in sorted(self._flags):
                 seq = self.seq_of(uid)
                 if seq is not None and uid not in self._expunged and uid in mailbox:
                     out.append(self.flag_fetch(seq, uid))
+            touched |= self._flags
             self._flags.clear()
+        if updates is not None and touched:
+            out.extend(updates.flags_changed(self, touched))
         if allow_expunge and self._expunged:
+            if updates is not None:
+                out.extend(updates.expunging(self, self._expunged))
             if "QRESYNC" in self.enabled:
                 gone = self._expunged
                 vanished = [u for u in self.uids if u in gone]
@@ -145,7 +162,8 @@ class SelectedView:
             self._expunged.clear()
         if self._added:
             before = len(self.uids)
-            for uid in sorted(self._added):
+            added = sorted(self._added)
+            for uid in added:
                 if not self.uids or uid > self.uids[-1]:
                     self.uids.append(uid)
                 else:
@@ -156,4 +174,8 @@ class SelectedView:
                 out.append(b"* %d EXISTS\r\n" % len(self.uids))
                 if "IMAP4REV2" not in self.enabled:
                     out.append(b"* %d RECENT\r\n" % len(self.recent))
+            if updates is not None:
+                out.extend(updates.added(self, added))
+        if updates is not None:
+            out.extend(updates.tick(self))
         return out

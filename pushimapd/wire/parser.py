@@ -506,7 +506,7 @@ class SearchParser:
 SUPPORTED_CHARSETS = {"UTF-8": "utf-8", "US-ASCII": "ascii"}
 # ESEARCH (RFC 4731), SEARCHRES's SAVE (RFC 5182), CONTEXT=SEARCH/SORT's UPDATE,
 # CONTEXT and PARTIAL (RFC 5267; PARTIAL's negative ranges: RFC 9394)
-RETURN_OPTIONS = {"MIN", "MAX", "COUNT", "ALL", "SAVE", "PARTIAL"}
+RETURN_OPTIONS = {"MIN", "MAX", "COUNT", "ALL", "SAVE", "UPDATE", "CONTEXT", "PARTIAL"}
 _PARTIAL_RANGE = re.compile(rb"(-?)(\d+):(-?)(\d+)")
 
 
