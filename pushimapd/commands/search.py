@@ -76,8 +76,12 @@ def search_view(view, keys, only=None) -> list[tuple[int, int]]:
     count = len(uids)
     memo: Optional[dict] = {} if flags_only else None
     found = []
-    for seq, uid in enumerate(uids, 1):
-        if (only is not None and uid not in only) or uid not in mailbox or expunged(uid):
+    if only is None:
+        walk = enumerate(uids, 1)
+    else:  # a few changed messages (updating searches): look them up, not the whole view
+        walk = sorted((view.seq_of(u), u) for u in only if view.seq_of(u) is not None)
+    for seq, uid in walk:
+        if uid not in mailbox or expunged(uid):
             continue
         flags = flags_of(uid)
         is_recent = uid in recent
