@@ -161,7 +161,7 @@ def _enable_args(cursor):
     return tuple(caps)
 
 
-ENABLEABLE = {"CONDSTORE", "QRESYNC"}
+ENABLEABLE = {"CONDSTORE", "QRESYNC", "UTF8=ACCEPT"}
 
 
 @command("ENABLE", AUTH, _enable_args)

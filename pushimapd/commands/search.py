@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from ..core.dispatch import OK, SELECT_ONLY, command
+from ..core.dispatch import BAD, OK, SELECT_ONLY, command
 from ..storage.mime import ParsedMessage
 from ..storage.search import MessageFacts, depends_on_flags_only, matches
 from ..wire.parser import search_arguments
@@ -112,8 +112,10 @@ def uses_modseq(keys) -> bool:
 
 @command("SEARCH", SELECT_ONLY, _search_args, expunge_ok=False)
 def search(session, cmd):
-    returns, _charset, keys = cmd.args
+    returns, charset, keys = cmd.args
     view = session.selected
+    if charset is not None and "UTF8=ACCEPT" in session.enabled:
+        return BAD("SEARCH CHARSET is not allowed after ENABLE UTF8=ACCEPT (RFC 6855 3)")
     updating = False
     if returns is not None and "UPDATE" in returns:
         refusal, updating = contexts.prepare_updates(session, cmd)

@@ -549,18 +549,18 @@ def return_options(cursor: Cursor) -> dict:
 
 
 def search_arguments(cursor: Cursor) -> tuple:
-    """[RETURN (opts)] [CHARSET name] keys -> (return options or None, charset, keys)."""
+    """[RETURN (opts)] [CHARSET name] keys -> (return options or None, charset or None, keys)."""
     returns: Optional[dict] = None
     if cursor.try_(b"RETURN "):
         returns = return_options(cursor)
         cursor.sp()
-    charset = "UTF-8"
+    charset = None  # none given: UTF-8
     if cursor.try_(b"CHARSET "):
         charset = cursor.astring().decode("ascii", "replace").upper()
         if charset not in SUPPORTED_CHARSETS:
             raise BadCharset(charset)
         cursor.sp()
-    keys = SearchParser(cursor, SUPPORTED_CHARSETS[charset]).keys()
+    keys = SearchParser(cursor, SUPPORTED_CHARSETS[charset or "UTF-8"]).keys()
     return returns, charset, keys
 
 
