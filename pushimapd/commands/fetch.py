@@ -156,7 +156,7 @@ def _fast_renderer(view, item: FetchItem):
         modseq = mailbox.modseq
         return lambda uid: b"MODSEQ (%d)" % modseq(uid)
     if item.name == "FLAGS":
-        recent, flags = view.recent, mailbox.flags
+        recent, flags = (view.recent if view.shows_recent else ()), mailbox.flags
         return lambda uid: b"FLAGS " + flag_list_bytes(flags(uid), uid in recent)
     if item.name == "RFC822.SIZE":
         size = mailbox.size

@@ -125,7 +125,10 @@ def list_command(session, cmd):
             if any(f.startswith(name + SEPARATOR) for f in folders):
                 attrs.append("\\HasChildren")
         else:
-            attrs = [] if folder.selectable else ["\\Noselect"]
+            # a parent only implied by its children does not exist: IMAP4rev2 says so (\NonExistent
+            # implies \Noselect, RFC 9051 6.3.9.4); IMAP4rev1 clients know \Noselect
+            missing = "\\NonExistent" if "IMAP4REV2" in session.enabled else "\\Noselect"
+            attrs = [] if folder.selectable else [missing]
             attrs.append("\\HasChildren" if folder.has_children else "\\HasNoChildren")
             attrs.extend(special.get(name, []))
         if name in subscribed:

@@ -116,10 +116,14 @@ def _open_mailbox(session, cmd, read_write: bool):
     session.untagged(b"FLAGS " + flags)
     session.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] Flags permitted")
     session.untagged(b"%d EXISTS" % view.exists)
-    session.untagged(b"%d RECENT" % len(view.recent))
-    unseen = mailbox.match_flags(lambda flags: "\\Seen" not in flags)
-    if unseen:
-        session.untagged(b"OK [UNSEEN %d] First unseen" % (unseen[0] + 1))
+    if "IMAP4REV2" in session.enabled:
+        # RFC 9051 6.3.2: a LIST response with the mailbox's name and attributes; no RECENT, no UNSEEN
+        session.untagged(_selected_list_line(session, mailbox.name))
+    else:
+        session.untagged(b"%d RECENT" % len(view.recent))
+        unseen = mailbox.match_flags(lambda flags: "\\Seen" not in flags)
+        if unseen:
+            session.untagged(b"OK [UNSEEN %d] First unseen" % (unseen[0] + 1))
     session.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % mailbox.uidvalidity)
     session.untagged(b"OK [UIDNEXT %d] Predicted next UID" % mailbox.uidnext)
     if resync.CONDSTORE in session.enabled:
@@ -128,6 +132,13 @@ def _open_mailbox(session, cmd, read_write: bool):
         resync.qresync_after_select(session, view, params[resync.QRESYNC])
     mode = "READ-WRITE" if read_write else "READ-ONLY"
     return OK(f"{cmd.name} completed", mode)
+
+
+def _selected_list_line(session, name: str) -> bytes:
+    account = session.account
+    children = any(f.name.startswith(name + SEPARATOR) for f in account.folders())
+    attrs = ["\\HasChildren" if children else "\\HasNoChildren"] + account.special_use_attributes().get(name, [])
+    return _list_line(b"LIST", attrs, name, session)
 
 
 @command("SELECT", AUTH, _select_args)

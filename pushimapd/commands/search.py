@@ -116,6 +116,8 @@ def search(session, cmd):
     view = session.selected
     if charset is not None and "UTF8=ACCEPT" in session.enabled:
         return BAD("SEARCH CHARSET is not allowed after ENABLE UTF8=ACCEPT (RFC 6855 3)")
+    if returns is None and "IMAP4REV2" in session.enabled:
+        returns = {}  # RFC 9051 6.4.4: IMAP4rev2 answers ESEARCH, as for RETURN (ALL)
     updating = False
     if returns is not None and "UPDATE" in returns:
         refusal, updating = contexts.prepare_updates(session, cmd)

@@ -112,9 +112,14 @@ class SelectedView:
         return [u for u in self.uids if u not in self._expunged]
 
     # -- announcing ------------------------------------------------------------
+    @property
+    def shows_recent(self) -> bool:
+        """IMAP4rev2 (RFC 9051) has no \\Recent flag and no RECENT response."""
+        return "IMAP4REV2" not in self.enabled
+
     def flags_of(self, uid: int) -> bytes:
-        """The message's ``(flags)`` list as this session sees it (with \\Recent)."""
-        return flag_list_bytes(self.mailbox.flags(uid), uid in self.recent)
+        """The message's ``(flags)`` list as this session sees it (with \\Recent, but not under IMAP4rev2)."""
+        return flag_list_bytes(self.mailbox.flags(uid), uid in self.recent and self.shows_recent)
 
     def flag_fetch(self, seq: int, uid: int, with_flags: bool = True, with_uid: bool = False) -> bytes:
         """``* n FETCH (...)`` telling a flag change: UID when asked or under
@@ -172,7 +177,7 @@ class SelectedView:
             self._added_set.clear()
             if len(self.uids) != before:
                 out.append(b"* %d EXISTS\r\n" % len(self.uids))
-                if "IMAP4REV2" not in self.enabled:
+                if self.shows_recent:
                     out.append(b"* %d RECENT\r\n" % len(self.recent))
             if updates is not None:
                 out.extend(updates.added(self, added))

@@ -84,6 +84,13 @@ class Cursor:
             raise ParseError("Number out of range")
         return value
 
+    def number64(self, nonzero: bool = False) -> int:
+        """number64 (RFC 9051): sizes and offsets up to 2^63-1."""
+        value = int(self._match(_NUMBER, "a number"))
+        if value >= 1 << 63 or (nonzero and value == 0):
+            raise ParseError("Number out of range")
+        return value
+
     def mod_sequence(self, nonzero: bool = False) -> int:
         """mod-sequence-value (RFC 7162): 1..2^63-1 (0 allowed where valzer)."""
         value = int(self._match(_NUMBER, "a mod-sequence"))
@@ -329,9 +336,9 @@ def fetch_att(cursor: Cursor) -> FetchItem:
         partial = None
         if cursor.peek() == b"<" and name != "BINARY.SIZE":
             cursor.pos += 1
-            origin = cursor.number()
+            origin = cursor.number64()
             cursor.expect(b".", "Expected '.' in partial")
-            count = cursor.number(nonzero=True)
+            count = cursor.number64(nonzero=True)
             cursor.expect(b">", "Expected '>' after partial")
             partial = (origin, count)
         base = name.split(".")[0] if name != "BINARY.SIZE" else name
@@ -461,7 +468,7 @@ class SearchParser:
             return SearchKey(name, (c.flag(),))
         if name in ("LARGER", "SMALLER"):
             c.sp()
-            return SearchKey(name, (c.number(),))
+            return SearchKey(name, (c.number64(),))
         if name in ("OLDER", "YOUNGER"):  # WITHIN (RFC 5032): an interval in seconds
             c.sp()
             return SearchKey(name, (c.number(nonzero=True),))
