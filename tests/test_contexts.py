@@ -82,16 +82,16 @@ def apply(model: list, changes: list, sorted_mode: bool) -> list:
     for kind, pairs in changes:
         for position, numbers in pairs:
             if kind == "REMOVEFROM":
+                assert position or not sorted_mode, "SORT updates carry positions"
                 for n in numbers:
                     assert n in model, (n, model)
-                    if position:
+                    if position:  # the first of the set is at this position
                         assert model[position - 1] == n, (position, n, model)
-                        position += 0
                     model.remove(n)
             else:
                 assert not set(numbers) & set(model), (numbers, model)
                 if position == 0:
-                    assert not sorted_mode
+                    assert not sorted_mode, "SORT updates carry positions"
                     model = sorted(model + numbers)
                 else:
                     for offset, n in enumerate(numbers):
@@ -203,6 +203,7 @@ def test_sort_updates_carry_sort_positions(pair):
     b.ok("UID STORE 5,10 +FLAGS (\\Deleted)")
     b.ok("UID EXPUNGE 5,10")
     r = a.ok("NOOP")
+    assert b'* ESEARCH (TAG "R1") UID REMOVEFROM (4 5 3 10)\r\n' in r.untagged  # last position first
     model = apply(model, updates(r.untagged, b"R1"), sorted_mode=True)
     assert model == [9, 6, 4, 7, 3, 2, 1, 8]
 

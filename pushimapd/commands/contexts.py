@@ -9,9 +9,9 @@ it for ``* ESEARCH (TAG "t") [UID] REMOVEFROM/ADDTO (...)``: a membership
 change through flags after the FETCH FLAGS responses, messages expunged
 just before their EXPUNGE (so sequence numbers are still valid), new
 messages just after EXISTS. SEARCH updates have position 0 and sets in
-mailbox order; SORT additions carry their 1-based position in sort order,
-one pair per message, in ascending position (applied in order, each lands
-where the new sort order puts it). Searches with WITHIN's OLDER / YOUNGER
+mailbox order; SORT updates carry 1-based positions in sort order, one pair
+per message (removals last position first, additions first position first:
+applied in order, each lands where the new sort order puts it). Searches with WITHIN's OLDER / YOUNGER
 are evaluated again at every flush, since time alone changes them.
 """
 
@@ -79,9 +79,10 @@ class UpdateContexts:
         for context in self.contexts.values():
             removed = [u for u in context.members if u in gone and view.seq_of(u) is not None]
             if removed:
-                out.append(self._line(view, context, removed, []))
+                before = context.members
                 doomed = set(removed)
-                context.members = [u for u in context.members if u not in doomed]
+                context.members = [u for u in before if u not in doomed]
+                out.append(self._line(view, context, before, removed, []))
         return out
 
     def added(self, view, uids) -> list[bytes]:
@@ -105,18 +106,18 @@ class UpdateContexts:
         out = []
         for context in ([only] if only is not None else list(self.contexts.values())):
             hits = {uid for _, uid in search_view(view, context.keys, only=candidates)}
-            current = set(context.members)
-            removed = [u for u in context.members if u in candidates and u not in hits]
-            added = hits - current
+            before = context.members
+            removed = [u for u in before if u in candidates and u not in hits]
+            added = hits.difference(before)
             if not removed and not added:
                 continue
-            kept = [u for u in context.members if u not in set(removed)]
+            doomed = set(removed)
+            kept = [u for u in before if u not in doomed]
             if context.criteria is None:
                 context.members = sorted(kept + list(added))
-                out.append(self._line(view, context, removed, sorted(added)))
             else:
                 context.members = self._sorted(view, context, kept + list(added))
-                out.append(self._line(view, context, removed, [u for u in context.members if u in added]))
+            out.append(self._line(view, context, before, removed, [u for u in context.members if u in added]))
         return out
 
     @staticmethod
@@ -127,21 +128,29 @@ class UpdateContexts:
         return [u for _, u in sort_messages(pairs, list(context.criteria), source)]
 
     @staticmethod
-    def _line(view, context: UpdateContext, removed: list[int], added: list[int]) -> bytes:
-        """One ESEARCH update: REMOVEFROM first (by number, position 0),
-        then ADDTO (position 0 for SEARCH, sort positions for SORT)."""
+    def _line(view, context: UpdateContext, before: list[int], removed: list[int], added: list[int]) -> bytes:
+        """One ESEARCH update: REMOVEFROM, then ADDTO. SEARCH: position 0
+        and sets in mailbox order. SORT (RFC 5267 4.3.3/4.3.4: positions are
+        not 0 there): removals at their positions in ``before``, last first,
+        and additions at their final positions, first first, so each pair
+        is right when the client applies them in order."""
         number = (lambda u: u) if context.uid else view.seq_of
         parts = [b"(TAG " + ser.string(context.tag) + b")"]
         if context.uid:
             parts.append(b"UID")
-        if removed:
-            parts.append(b"REMOVEFROM (0 " + ser.number_set(sorted(number(u) for u in removed)) + b")")
-        if added:
-            if context.criteria is None:
+        if context.criteria is None:
+            if removed:
+                parts.append(b"REMOVEFROM (0 " + ser.number_set(sorted(number(u) for u in removed)) + b")")
+            if added:
                 parts.append(b"ADDTO (0 " + ser.number_set(sorted(number(u) for u in added)) + b")")
-            else:
-                position = {u: i + 1 for i, u in enumerate(context.members)}
-                pairs = [b"%d %d" % (position[u], number(u)) for u in sorted(added, key=position.get)]
+        else:
+            if removed:
+                old = {u: i + 1 for i, u in enumerate(before)}
+                pairs = [b"%d %d" % (old[u], number(u)) for u in sorted(removed, key=old.get, reverse=True)]
+                parts.append(b"REMOVEFROM (" + b" ".join(pairs) + b")")
+            if added:
+                new = {u: i + 1 for i, u in enumerate(context.members)}
+                pairs = [b"%d %d" % (new[u], number(u)) for u in sorted(added, key=new.get)]
                 parts.append(b"ADDTO (" + b" ".join(pairs) + b")")
         return b"* ESEARCH " + b" ".join(parts) + b"\r\n"
 
