@@ -1,6 +1,6 @@
 """Command handlers, one module per family; importing this registers them all."""
 
 from . import (  # noqa: F401
-    any_state, append, compress, copy, expunge, fetch, idle, listing, mailboxes, metadata, push, quota,
-    search, sort, store, thread, urlauth,
+    any_state, append, compress, contexts, copy, expunge, fetch, idle, listing, mailboxes, metadata, push,
+    quota, search, sort, store, thread, urlauth,
 )
