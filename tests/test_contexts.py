@@ -7,7 +7,6 @@ with a fresh search after random changes by another session."""
 from __future__ import annotations
 
 import random
-import re
 import time
 
 import pytest

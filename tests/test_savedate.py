@@ -14,7 +14,7 @@ import pytest
 from imapclient import IMAPClient
 
 from conftest import run_cli, started_server
-from imap_raw import RawIMAP, parse_fetch
+from imap_raw import RawIMAP
 
 OLD_DATE = "01-Feb-2020 10:00:00 +0000"
 

@@ -135,7 +135,9 @@ class SelectedView:
 
     def flush(self, allow_expunge: bool) -> list[bytes]:
         """Untagged responses for queued news: FETCH FLAGS, EXPUNGE (or
-        VANISHED under QRESYNC), EXISTS, RECENT."""
+        VANISHED under QRESYNC), EXISTS, RECENT; updating searches add their
+        ESEARCH responses after the FETCHes, before the EXPUNGEs and after
+        EXISTS (RFC 5267 4.3.3/4.3.4)."""
         out: list[bytes] = []
         updates = self.result_updates
         touched, self._flags_here = self._flags_here, set()
