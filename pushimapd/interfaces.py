@@ -121,6 +121,12 @@ class IMailbox(Interface):
     def folded_headers(field):
         """Case-folded values of an indexed header field aligned with ``uids``, or None."""
 
+    def save_times(uids):
+        """{uid: save date as unix time} (RFC 8514) of the messages that have one."""
+
+    def previews(uids, compute=True):
+        """{uid: preview text} (RFC 8970); with compute False only those already cached."""
+
     def match_flags(predicate):
         """Positions in ``uids`` of the messages whose flag set satisfies predicate(frozenset)."""
 

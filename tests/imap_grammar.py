@@ -4,8 +4,9 @@
 tagged or untagged status, numbered data, keyword data) and a short reason
 otherwise. Strings must be valid quoted strings or literals whose length
 matches, parentheses and brackets must balance, no NUL, no bare CR or LF
-inside a line, no 8-bit byte outside literals, and status texts must be
-printable 7-bit text. It knows the tokens, not every response's grammar:
+inside a line, no 8-bit byte outside literals (but valid UTF-8 in quoted
+strings once the session enabled UTF8=ACCEPT or IMAP4rev2: ``utf8=True``),
+and status texts must be printable 7-bit text. It knows the tokens, not every response's grammar:
 enough to catch a client string echoed raw into a response line.
 """
 
@@ -26,25 +27,31 @@ class Malformed(Exception):
     pass
 
 
-def _quoted(data: bytes, pos: int) -> int:
+def _quoted(data: bytes, pos: int, utf8: bool = False) -> int:
+    start = pos
     pos += 1
     while True:
         if pos >= len(data):
             raise Malformed("unterminated quoted string")
         c = data[pos]
         if c == 0x22:
+            if utf8:
+                try:
+                    data[start + 1:pos].decode("utf-8")
+                except UnicodeDecodeError:
+                    raise Malformed("a quoted string that is not UTF-8") from None
             return pos + 1
         if c == 0x5C:
             if data[pos + 1 : pos + 2] not in (b'"', b"\\"):
                 raise Malformed("bad escape in quoted string")
             pos += 2
             continue
-        if c in (0x00, 0x0A, 0x0D) or c > 0x7F:
+        if c in (0x00, 0x0A, 0x0D) or (c > 0x7F and not utf8):
             raise Malformed(f"byte {c:#x} in a quoted string")
         pos += 1
 
 
-def _tokens(data: bytes, pos: int, closer: Optional[int]) -> int:
+def _tokens(data: bytes, pos: int, closer: Optional[int], utf8: bool = False) -> int:
     """Tokens up to ``closer`` (returns the position after it) or the final CRLF."""
     n = len(data)
     while pos < n:
@@ -58,9 +65,9 @@ def _tokens(data: bytes, pos: int, closer: Optional[int]) -> int:
                 raise Malformed("line ends inside a list or bracket" if closer else "bare CR")
             return n
         elif c == 0x28:
-            pos = _tokens(data, pos + 1, 0x29)
+            pos = _tokens(data, pos + 1, 0x29, utf8)
         elif c == 0x22:
-            pos = _quoted(data, pos)
+            pos = _quoted(data, pos, utf8)
         elif c in (0x7B, 0x7E) and _LITERAL.match(data, pos):
             m = _LITERAL.match(data, pos)
             end = m.end() + int(m.group(1))
@@ -74,7 +81,7 @@ def _tokens(data: bytes, pos: int, closer: Optional[int]) -> int:
             while pos < n and data[pos] in _ATOM_BYTE:
                 pos += 1
             if pos < n and data[pos] == 0x5B and data[start:pos].upper() in _SECTIONED:
-                pos = _tokens(data, pos + 1, 0x5D)  # BODY[...] / BINARY[...]: a bracketed section
+                pos = _tokens(data, pos + 1, 0x5D, utf8)  # BODY[...] / BINARY[...]: a bracketed section
                 while pos < n and data[pos] in _ATOM_BYTE:
                     pos += 1  # <origin>
             else:  # "[" is an ATOM-CHAR (RFC 3501) outside section labels, e.g. in keywords
@@ -104,7 +111,7 @@ def _status_rest(data: bytes, pos: int) -> None:
         raise Malformed(f"status text has a byte that is not printable 7-bit text: {data[m.end():m.end() + 1]!r}")
 
 
-def problem(response: bytes) -> Optional[str]:
+def problem(response: bytes, utf8: bool = False) -> Optional[str]:
     """None when ``response`` (one whole response, literals included) is well formed."""
     try:
         if not response.endswith(b"\r\n"):
@@ -122,7 +129,7 @@ def problem(response: bytes) -> Optional[str]:
                 return None
             if not re.match(rb"[0-9A-Z]", response[pos:pos + 1]):
                 raise Malformed("untagged response does not start with a number or a keyword")
-            _tokens(response, pos, None)
+            _tokens(response, pos, None, utf8)
             return None
         m = _TAG.match(response)
         if not m or response[m.end():m.end() + 1] != b" ":

@@ -123,6 +123,12 @@ def test_client_bytes_in_a_reason_stay_printable(srv):
         assert all(0x20 <= b < 0x7F for b in r.tagged[:-2]), r.tagged
 
 
+def test_a_reason_never_ends_like_a_literal(srv):
+    with selected(srv) as c:
+        r = c.command(b'CANCELUPDATE "t1~{3}"')  # the tag comes back in the reason
+        assert r.status == "BAD" and not r.tagged.rstrip().endswith(b"}")
+
+
 # -- 3. nesting depth is bounded; bad input is one log line at most -----------------
 def test_deep_not_before_login_is_bad_without_traceback(srv):
     before = srv.log.count(b"\n")

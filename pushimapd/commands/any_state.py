@@ -161,13 +161,15 @@ def _enable_args(cursor):
     return tuple(caps)
 
 
-ENABLEABLE = {"CONDSTORE", "QRESYNC"}
+ENABLEABLE = {"CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "IMAP4REV2"}
+SPELLING = {"IMAP4REV2": "IMAP4rev2"}  # how ENABLED names them (session.enabled holds upper case)
 
 
 @command("ENABLE", AUTH, _enable_args)
 def enable(session, cmd):
     """RFC 5161: ``* ENABLED`` lists what this command newly switched on.
-    QRESYNC implies CONDSTORE (RFC 7162 3.2.3)."""
+    QRESYNC implies CONDSTORE (RFC 7162 3.2.3). IMAP4rev2 switches the
+    session to RFC 9051's rules (see docs/imap4rev2.md)."""
     newly = []
     for capability in cmd.args:
         if capability in ENABLEABLE and capability not in session.enabled and capability not in newly:
@@ -178,5 +180,5 @@ def enable(session, cmd):
 
             enable_condstore(session)
         session.enabled.add(capability)
-    session.untagged(b"ENABLED" + b"".join(b" " + c.encode() for c in newly))
+    session.untagged(b"ENABLED" + b"".join(b" " + SPELLING.get(c, c).encode() for c in newly))
     return OK("ENABLE completed")

@@ -1,7 +1,7 @@
 """APPEND with APPENDUID (RFC 4315), MULTIAPPEND (RFC 3502), CATENATE (RFC 4469)
 and literal8 messages (RFC 3516).
 
-    APPEND mailbox 1*([flags] [date-time] (literal | literal8 | CATENATE (part ...)))
+    APPEND mailbox 1*([flags] [date-time] (literal | literal8 | UTF8 (literal8) | CATENATE (part ...)))
     part = TEXT literal | URL url
 
 Every message is checked (size, keywords, quota, each CATENATE URL) before
@@ -16,7 +16,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Optional
 
-from ..core.dispatch import AUTH, NO, OK, Result, command
+from ..core.dispatch import AUTH, BAD, NO, OK, Result, command
 from ..storage.mime import normalize_crlf
 from ..wire.grammar import ParseError
 from ..wire.imapurl import BadUrl
@@ -34,6 +34,7 @@ class AppendMessage:
     date: Optional[datetime.datetime]
     data: Optional[bytes]  # a literal message
     parts: Optional[tuple] = None  # CATENATE: (("TEXT", bytes) | ("URL", bytes), ...)
+    utf8: bool = False  # given as UTF8 (literal8): RFC 6855 4
 
 
 def _catenate_parts(cursor) -> tuple:
@@ -74,6 +75,13 @@ def _append_args(cursor):
                 raise ParseError(f"Cannot append with the flag {flag}")
         if cursor.at_literal():
             messages.append(AppendMessage(tuple(flags), date, cursor.literal()))
+        elif cursor.try_(b"UTF8 "):
+            cursor.expect(b"(", "Expected '(' after UTF8")
+            if not cursor.at_literal():
+                raise ParseError("UTF8 needs the message as a literal8")
+            data = cursor.literal()
+            cursor.expect(b")", "Expected ')' after the UTF8 message")
+            messages.append(AppendMessage(tuple(flags), date, data, utf8=True))
         elif cursor.try_(b"CATENATE "):
             messages.append(AppendMessage(tuple(flags), date, None, _catenate_parts(cursor)))
         else:
@@ -108,6 +116,8 @@ def append(session, cmd):
     mailbox = open_target(session, raw_name)
     if isinstance(mailbox, Result):
         return mailbox
+    if any(m.utf8 for m in messages) and "UTF8=ACCEPT" not in session.enabled:
+        return BAD("The UTF8 APPEND data item needs ENABLE UTF8=ACCEPT")
     datas = []
     for message in messages:
         data = message.data if message.parts is None else _catenate(session, message.parts)

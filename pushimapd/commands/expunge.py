@@ -46,6 +46,11 @@ def expunge(session, cmd):
     if uidset is None:
         view.mailbox.expunge()
     else:
-        largest = view.uids[-1] if view.uids else 0
-        view.mailbox.expunge(uidset.iter_members(view.live_uids(), largest))
+        if uidset.last_result:  # SEARCHRES "$"
+            from .fetch import saved_targets
+
+            view.mailbox.expunge([u for _, u in saved_targets(view)])
+        else:
+            largest = view.uids[-1] if view.uids else 0
+            view.mailbox.expunge(uidset.iter_members(view.live_uids(), largest))
     return OK("EXPUNGE completed")

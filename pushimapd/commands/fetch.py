@@ -12,6 +12,7 @@ from ..wire.grammar import FetchItem, ParseError, SequenceSet
 from ..wire.parser import fetch_attributes
 from . import resync
 from .binary import UnknownTransferEncoding, is_binary_item, render_binary
+from .fetch_extras import BULK_ITEMS, bulk_renderer
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _MONTH_BYTES = [m.encode() for m in _MONTHS]
@@ -22,13 +23,29 @@ class InvalidSet(Exception):
     """A message sequence number beyond the mailbox: answered BAD."""
 
 
+def saved_targets(view) -> list[tuple[int, int]]:
+    """(seq, uid) of the messages of the saved search result "$" (RFC 5182)
+    still in the view (always UIDs underneath: expunged ones drop out)."""
+    mailbox = view.mailbox
+    out = []
+    for uid in view.saved_result:
+        seq = view.seq_of(uid)
+        if seq is not None and uid in mailbox and not view.is_expunged(uid):
+            out.append((seq, uid))
+    return out
+
+
 def resolve_set(view, seqset: SequenceSet, uid: bool) -> list[tuple[int, int]]:
-    """(seq, uid) pairs a sequence or UID set names in this session's view."""
+    """(seq, uid) pairs a sequence or UID set (or "$") names in this session's view."""
+    if seqset.last_result:
+        return saved_targets(view)
     return [(p + 1, view.uids[p]) for p in resolve_positions(view, seqset, uid)]
 
 
 def resolve_positions(view, seqset: SequenceSet, uid: bool) -> list[int]:
-    """Positions (seq - 1) in this session's view that a set names."""
+    """Positions (seq - 1) in this session's view that a set (or "$") names."""
+    if seqset.last_result:
+        return [seq - 1 for seq, _ in saved_targets(view)]
     uids = view.uids
     if uid:
         return seqset.positions(uids, uids[-1]) if uids else []
@@ -139,7 +156,7 @@ def _fast_renderer(view, item: FetchItem):
         modseq = mailbox.modseq
         return lambda uid: b"MODSEQ (%d)" % modseq(uid)
     if item.name == "FLAGS":
-        recent, flags = view.recent, mailbox.flags
+        recent, flags = (view.recent if view.shows_recent else ()), mailbox.flags
         return lambda uid: b"FLAGS " + flag_list_bytes(flags(uid), uid in recent)
     if item.name == "RFC822.SIZE":
         size = mailbox.size
@@ -161,12 +178,13 @@ def _changed_targets(session, view, uid: bool, seqset: SequenceSet, modifiers: d
     mailbox = view.mailbox
     since = modifiers["CHANGEDSINCE"]
     count = len(view.uids)
-    if not uid:
+    if not uid and not seqset.last_result:
         for start, end in seqset.ranges:
             for n in (start, end):
                 if n is not None and n > count:
                     raise InvalidSet(f"Invalid message sequence number {n} (mailbox has {count})")
-    if "VANISHED" in modifiers:
+    saved = set(view.saved_result) if seqset.last_result else None  # "$" (RFC 5182)
+    if "VANISHED" in modifiers and saved is None:
         gone = resync.vanished_earlier(mailbox, since, seqset)
         if gone:
             session.untagged(b"VANISHED (EARLIER) " + ser.number_set(gone))
@@ -174,7 +192,13 @@ def _changed_targets(session, view, uid: bool, seqset: SequenceSet, modifiers: d
     targets = []
     for changed in mailbox.changed_since(since):
         seq = view.seq_of(changed)
-        if seq is not None and (seqset.contains(changed, largest_uid) if uid else seqset.contains(seq, count)):
+        if seq is None:
+            continue
+        if saved is not None:
+            named = changed in saved
+        else:
+            named = seqset.contains(changed, largest_uid) if uid else seqset.contains(seq, count)
+        if named:
             targets.append((seq, changed))
     return targets
 
@@ -220,7 +244,7 @@ def _flag_lists(view, flags, positions: list[int]) -> list[bytes]:
     set, \\Recent added for the messages recent in this session."""
     rendered = {f: flag_list_bytes(f, False) for f in set(flags)}
     out = [rendered[flags[p]] for p in positions]
-    if view.recent:
+    if view.recent and view.shows_recent:
         uids = view.uids
         for i, p in enumerate(positions):
             if uids[p] in view.recent:
@@ -280,7 +304,9 @@ def fetch(session, cmd):
             targets = [(p + 1, view.uids[p]) for p in positions]
     except InvalidSet as e:
         return BAD(str(e))
-    renderers = [_fast_renderer(view, item) or _slow_renderer(session, item) for item in items]
+    wanted = [u for _, u in targets] if BULK_ITEMS & names else []
+    renderers = [_fast_renderer(view, item) or bulk_renderer(view, item, wanted) or _slow_renderer(session, item)
+                 for item in items]
     expunged, out = view.is_expunged, []
     skipped = False  # some were expunged by another session (RFC 2180 4.1.2)
     for seq, uid in targets:
@@ -298,6 +324,7 @@ def fetch(session, cmd):
             return NO(f"Cannot decode the Content-Transfer-Encoding {e}", "UNKNOWN-CTE")
         if mark_seen and "\\Seen" not in mailbox.flags(uid):
             mailbox.store_flags([uid], ["\\Seen"], "+", origin=view)
+            view.flags_changed_here([uid])
             parts = [render_item(session, uid, i) if i.name in ("FLAGS", "MODSEQ") else p
                      for i, p in zip(items, parts)]
             for extra in ("FLAGS", "MODSEQ"):

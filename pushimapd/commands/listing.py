@@ -17,7 +17,9 @@ from ..core.dispatch import AUTH, OK, command
 from ..storage.maildir.account import SEPARATOR, MailboxError
 from ..wire.grammar import ParseError
 from ..wire.listmatch import ListPattern
-from .mailboxes import _check_patterns, _full_patterns, _list_line, failure, status_items, status_response
+from .mailboxes import (
+    _check_patterns, _full_patterns, _list_line, failure, shown_name, status_items, status_response,
+)
 
 LIST_SELECTION = {"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"}
 LIST_RETURN = {"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS"}
@@ -88,7 +90,7 @@ def _ancestors(name: str) -> list[str]:
 def list_command(session, cmd):
     selection, _reference, _patterns, returns, status = cmd.args
     try:
-        patterns = _full_patterns(cmd)
+        patterns = _full_patterns(cmd, session)
     except MailboxError as e:
         return failure(e)
     if patterns == [""]:
@@ -115,7 +117,7 @@ def list_command(session, cmd):
     for name in _ordered(candidates):
         if name not in meeting and name not in with_children:
             continue
-        if not any(m.matches(name) for m in matchers):
+        if not any(m.matches(shown_name(session, name)) for m in matchers):
             continue
         folder = folders.get(name)
         if folder is None:
@@ -123,12 +125,15 @@ def list_command(session, cmd):
             if any(f.startswith(name + SEPARATOR) for f in folders):
                 attrs.append("\\HasChildren")
         else:
-            attrs = [] if folder.selectable else ["\\Noselect"]
+            # a parent only implied by its children does not exist: IMAP4rev2 says so (\NonExistent
+            # implies \Noselect, RFC 9051 6.3.9.4); IMAP4rev1 clients know \Noselect
+            missing = "\\NonExistent" if "IMAP4REV2" in session.enabled else "\\Noselect"
+            attrs = [] if folder.selectable else [missing]
             attrs.append("\\HasChildren" if folder.has_children else "\\HasNoChildren")
             attrs.extend(special.get(name, []))
         if name in subscribed:
             attrs.append("\\Subscribed")
-        line = _list_line(b"LIST", attrs, name)
+        line = _list_line(b"LIST", attrs, name, session)
         if name in with_children:
             line += CHILDINFO
         session.untagged(line)

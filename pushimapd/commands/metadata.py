@@ -16,7 +16,7 @@ from ..storage.maildir.account import MailboxError, normalize_name, validate_nam
 from ..storage.metadata import DEPTHS, SERVER, InvalidEntryName, MetadataError, entry_name, settable_name
 from ..wire import serializer as ser
 from ..wire.grammar import ParseError
-from .mailboxes import failure, mailbox_name
+from .mailboxes import failure, mailbox_name, wire_name
 
 
 def _entry(cursor, settable: bool = False) -> str:
@@ -113,7 +113,7 @@ def _target(session, raw: bytes):
     if raw == b"":
         return SERVER
     try:
-        name = validate_name(mailbox_name(raw))
+        name = validate_name(mailbox_name(raw, session))
     except MailboxError as e:
         return failure(e)
     if not session.account.exists(name):
@@ -139,7 +139,7 @@ def getmetadata(session, cmd):
     found, longest_hidden = store.get(session.user, mailbox, entries, depth, maxsize)
     if found:
         body = b" ".join(ser.astring(name) + b" " + _value_bytes(value) for name, value in found)
-        session.untagged(b"METADATA " + ser.string(mailbox) + b" (" + body + b")")
+        session.untagged(b"METADATA " + wire_name(session, mailbox) + b" (" + body + b")")
     if longest_hidden:
         return OK("GETMETADATA completed", f"METADATA LONGENTRIES {longest_hidden}")
     return OK("GETMETADATA completed")

@@ -15,7 +15,7 @@ from typing import Optional
 
 from ..core.dispatch import AUTH, NO, OK, Result, command
 from ..wire import serializer as ser
-from .mailboxes import STATUS_ITEMS, failure, mailbox_name
+from .mailboxes import STATUS_ITEMS, failure, mailbox_name, wire_name
 from ..storage.maildir.account import MailboxError
 
 ROOT = ""
@@ -71,14 +71,14 @@ def _one_astring(cursor):
 @command("GETQUOTAROOT", AUTH, _one_astring)
 def getquotaroot(session, cmd):
     try:
-        name = mailbox_name(cmd.args[0])
+        name = mailbox_name(cmd.args[0], session)
         if not session.account.exists(name):
             return NO("Mailbox does not exist", "NONEXISTENT")
     except MailboxError as e:
         return failure(e)
     limits = _limits(session)
     has_root = limits is not None and limits.any
-    session.untagged(b"QUOTAROOT " + ser.astring(name) + (b" " + ser.string(ROOT) if has_root else b""))
+    session.untagged(b"QUOTAROOT " + wire_name(session, name, atom=True) + (b" " + ser.string(ROOT) if has_root else b""))
     if has_root:
         session.untagged(_quota_line(session, limits))
     return OK("GETQUOTAROOT completed")

@@ -63,6 +63,8 @@ def select_qresync_args(cursor) -> dict:
             cursor.expect(b")", "Expected ')' after the sequence match data")
             match = (seqs, uids)
     cursor.expect(b")", "Expected ')' after the QRESYNC parameters")
+    if any(s is not None and s.last_result for s in (known, *(match or ()))):
+        raise ParseError("$ (SEARCHRES) cannot be used in SELECT parameters")
     return {"uidvalidity": uidvalidity, "modseq": modseq, "known": known, "match": match}
 
 

@@ -1,42 +1,37 @@
-"""SEARCH and UID SEARCH, with ESEARCH's RETURN options (RFC 4731)."""
+"""SEARCH and UID SEARCH, with ESEARCH's RETURN options (RFC 4731), SAVE
+(SEARCHRES, RFC 5182) and PARTIAL (RFC 5267); the options are in esearch.py."""
 
 from __future__ import annotations
 
+import time
 from typing import Optional
 
-from ..core.dispatch import OK, SELECT_ONLY, command
+from ..core.dispatch import BAD, OK, SELECT_ONLY, command
 from ..storage.mime import ParsedMessage
 from ..storage.columnsearch import search_positions
 from ..storage.search import MessageFacts, depends_on_flags_only, matches
-from ..wire.grammar import ParseError
 from ..wire.parser import search_arguments
-from ..wire import serializer as ser
-from . import resync
-
-RETURN_OPTIONS = {"MIN", "MAX", "COUNT", "ALL"}
-
+from . import contexts, resync
+from .esearch import esearch_line, save_result
 
 def _search_args(cursor):
     cursor.sp()
-    returns, charset, keys = search_arguments(cursor)
-    if returns is not None:
-        unknown = set(returns) - RETURN_OPTIONS
-        if unknown:
-            raise ParseError(f"Unknown SEARCH RETURN option {sorted(unknown)[0]}")
-    return (returns, charset, keys)
+    return search_arguments(cursor)
 
 
 class _Source:
     """Costly per-message facts for the search engine, from the mailbox."""
 
-    def __init__(self, mailbox, uids: list[int]):
+    def __init__(self, mailbox, uids: list[int], saved=()):
         self.mailbox = mailbox
+        self.saved = frozenset(saved)  # SEARCHRES "$"
         self.uids = uids
         self.size = mailbox.size
         self.modseq = mailbox.modseq
         self.internal_date = mailbox.internal_date
         self.message = mailbox.message
         self.header_block = mailbox.header_block
+        self.now = time.time()  # WITHIN's OLDER / YOUNGER count back from one instant
         self._columns: dict = {}
 
     def headers(self, uid: int):
@@ -44,6 +39,13 @@ class _Source:
         if block is None:
             return None
         return ParsedMessage(block if block.endswith(b"\r\n\r\n") else block + b"\r\n")
+
+    def save_time(self, uid: int) -> Optional[int]:
+        """The save date (RFC 8514) from the index, loaded for the whole search at once."""
+        dates = self._columns.get("savedate")
+        if dates is None:
+            dates = self._columns["savedate"] = self.mailbox.save_times(self.uids)
+        return dates.get(uid)
 
     def indexed_header(self, uid: int, field: str) -> Optional[str]:
         """The field's decoded value from the store's index (loaded for the
@@ -54,23 +56,28 @@ class _Source:
         return None if column is None else column.get(uid)
 
 
-def search_view(view, keys) -> list[tuple[int, int]]:
-    """(seq, uid) of every message in the view matching all ``keys``."""
+def search_view(view, keys, only=None) -> list[tuple[int, int]]:
+    """(seq, uid) of every message in the view matching all ``keys`` (only
+    of the UIDs in the set ``only`` when given)."""
     mailbox = view.mailbox
     uids = view.uids
     flags_only = depends_on_flags_only(keys)
-    if not view.has_news() and uids == mailbox.uids:
+    if only is None and not view.has_news() and uids == mailbox.uids:
         # the view is the mailbox: answer from whole columns when the keys allow it
         positions = search_positions(keys, mailbox, view.recent)
         if positions is not None:
             return [(p + 1, uids[p]) for p in positions]
     largest_uid = uids[-1] if uids else 0
-    source = _Source(mailbox, uids)
+    source = _Source(mailbox, uids, view.saved_result)
     recent, expunged, flags_of = view.recent, view.is_expunged, mailbox.flags
     count = len(uids)
     memo: Optional[dict] = {} if flags_only else None
     found = []
-    for seq, uid in enumerate(uids, 1):
+    if only is None:
+        walk = enumerate(uids, 1)
+    else:  # a few changed messages (updating searches): look them up, not the whole view
+        walk = sorted((view.seq_of(u), u) for u in only if view.seq_of(u) is not None)
+    for seq, uid in walk:
         if uid not in mailbox or expunged(uid):
             continue
         flags = flags_of(uid)
@@ -102,35 +109,36 @@ def uses_modseq(keys) -> bool:
 
 @command("SEARCH", SELECT_ONLY, _search_args, expunge_ok=False)
 def search(session, cmd):
-    returns, _charset, keys = cmd.args
+    returns, charset, keys = cmd.args
+    view = session.selected
+    if charset is not None and "UTF8=ACCEPT" in session.enabled:
+        return BAD("SEARCH CHARSET is not allowed after ENABLE UTF8=ACCEPT (RFC 6855 3)")
+    if returns is None and "IMAP4REV2" in session.enabled:
+        returns = {}  # RFC 9051 6.4.4: IMAP4rev2 answers ESEARCH, as for RETURN (ALL)
+    updating = False
+    if returns is not None and "UPDATE" in returns:
+        refusal, updating = contexts.prepare_updates(session, cmd)
+        if refusal is not None:
+            return refusal
     with_modseq = uses_modseq(keys)
     if with_modseq:
         resync.enable_condstore(session)
-    hits = search_view(session.selected, keys)
+    hits = search_view(view, keys)
     numbers = [uid if cmd.uid else seq for seq, uid in hits]
     highest = None
     if with_modseq and hits:  # the highest modseq of the messages found
-        modseq = session.selected.mailbox.modseq
+        modseq = view.mailbox.modseq
         highest = max(modseq(uid) for _, uid in hits)
     if returns is None:
         tail = b" (MODSEQ %d)" % highest if highest is not None else b""
         listed = (" " + " ".join(map(str, numbers))).encode() if numbers else b""
         session.untagged(b"SEARCH" + listed + tail)
         return OK("SEARCH completed")
-    wanted = set(returns) or {"ALL"}
-    parts = [b'(TAG "' + cmd.tag.encode() + b'")']
-    if cmd.uid:
-        parts.append(b"UID")
-    if numbers:
-        if "MIN" in wanted:
-            parts.append(b"MIN %d" % min(numbers))
-        if "MAX" in wanted:
-            parts.append(b"MAX %d" % max(numbers))
-        if "ALL" in wanted:
-            parts.append(b"ALL " + ser.number_set(sorted(numbers)))
-    if "COUNT" in wanted:
-        parts.append(b"COUNT %d" % len(numbers))
-    if highest is not None:
-        parts.append(b"MODSEQ %d" % highest)
-    session.untagged(b"ESEARCH " + b" ".join(parts))
+    save_result(view, returns, [uid for _, uid in hits])
+    extra = (b"MODSEQ %d" % highest,) if highest is not None else ()
+    line = esearch_line(cmd.tag, cmd.uid, numbers, returns, extra)
+    if line is not None:
+        session.untagged(line)
+    if updating:
+        contexts.start_updates(session, cmd, keys, None, [uid for _, uid in hits])
     return OK("SEARCH completed")

@@ -8,24 +8,22 @@ order (as Dovecot does).
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..core.dispatch import OK, SELECT_ONLY, command
 from ..storage.sorting import SORT_KEYS, SortSource, sort_messages
 from ..wire.grammar import ParseError
-from ..wire.parser import SUPPORTED_CHARSETS, BadCharset, SearchParser
-from .copy import uid_set_text
+from ..wire.parser import SUPPORTED_CHARSETS, BadCharset, SearchParser, return_options
+from . import contexts
+from .esearch import esearch_line, save_result
 from .search import search_view
 
-SORT_RETURN_OPTIONS = {"MIN", "MAX", "COUNT", "ALL"}
 
-
-def return_options(cursor, allowed: set) -> tuple:
+def optional_return(cursor) -> Optional[dict]:
     """``RETURN (opt ...)`` after the command name, or None when absent."""
     if not cursor.try_(b"RETURN "):
         return None
-    options = tuple(o.upper() for o in cursor.paren_list(cursor.atom))
-    unknown = set(options) - allowed
-    if unknown:
-        raise ParseError(f"Unknown RETURN option {sorted(unknown)[0]}")
+    options = return_options(cursor)
     cursor.sp()
     return options
 
@@ -64,34 +62,22 @@ def _criteria(cursor) -> tuple:
 
 def _sort_args(cursor):
     cursor.sp()
-    returns = return_options(cursor, SORT_RETURN_OPTIONS)
+    returns = optional_return(cursor)
     criteria = _criteria(cursor)
     cursor.sp()
     charset, keys = charset_and_keys(cursor)
     return (returns, criteria, charset, keys)
 
 
-def esearch_line(tag: str, uid: bool, numbers: list[int], wanted: set) -> bytes:
-    """The ESEARCH response of RFC 4731/5267 for numbers already in order."""
-    parts = [b'(TAG "' + tag.encode() + b'")']
-    if uid:
-        parts.append(b"UID")
-    if numbers:
-        if "MIN" in wanted:
-            parts.append(b"MIN %d" % numbers[0])
-        if "MAX" in wanted:
-            parts.append(b"MAX %d" % numbers[-1])
-        if "ALL" in wanted:
-            parts.append(b"ALL " + uid_set_text(numbers).encode())
-    if "COUNT" in wanted:
-        parts.append(b"COUNT %d" % len(numbers))
-    return b"ESEARCH " + b" ".join(parts)
-
-
 @command("SORT", SELECT_ONLY, _sort_args, expunge_ok=False)
 def sort(session, cmd):
     returns, criteria, _charset, keys = cmd.args
     view = session.selected
+    updating = False
+    if returns is not None and "UPDATE" in returns:
+        refusal, updating = contexts.prepare_updates(session, cmd)
+        if refusal is not None:
+            return refusal
     mailbox = view.mailbox
     hits = search_view(view, keys)
     source = SortSource(mailbox.header_block, mailbox.internal_date, mailbox.size)
@@ -99,6 +85,11 @@ def sort(session, cmd):
     numbers = [uid if cmd.uid else seq for seq, uid in ordered]
     if returns is None:
         session.untagged(b"SORT" + b"".join(b" %d" % n for n in numbers))
-    else:
-        session.untagged(esearch_line(cmd.tag, cmd.uid, numbers, set(returns) or {"ALL"}))
+        return OK("SORT completed")
+    save_result(view, returns, [uid for _, uid in ordered])
+    line = esearch_line(cmd.tag, cmd.uid, numbers, returns)
+    if line is not None:
+        session.untagged(line)
+    if updating:
+        contexts.start_updates(session, cmd, keys, criteria, [uid for _, uid in ordered])
     return OK("SORT completed")

@@ -63,6 +63,7 @@ def store(session, cmd):
     live = [(s, u) for s, u in targets if not view.is_expunged(u) and u in mailbox]
     changed, refused = mailbox.store_flags([u for _, u in live], flags, mode, origin=view,
                                            unchanged_since=unchanged_since)
+    view.flags_changed_here(changed)
     condstore = resync.CONDSTORE in session.enabled
     refused_set, changed_set = set(refused), set(changed)
     for seq, uid in live:

@@ -214,7 +214,7 @@ def resetkey(session, cmd):
         keys.reset(session.user)
         return OK("All URLAUTH keys reset")
     try:
-        name = mailbox_name(raw_name)
+        name = mailbox_name(raw_name, session)
         session.account.open(name)
     except MailboxError as e:
         return failure(e)

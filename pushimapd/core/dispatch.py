@@ -37,12 +37,17 @@ class Result:
 
 
 _NOT_TEXT = re.compile(r"[^\x20-\x7e]")
+_LITERAL_LIKE_END = re.compile(r"\{[0-9]*\+?\}\Z")
 
 
 def printable_text(text: str) -> bytes:
     """resp-text is printable 7-bit text: whatever a client sent that ends up
-    in a reason (a charset name, a command) cannot break the line."""
-    return _NOT_TEXT.sub("?", text).encode("ascii")
+    in a reason (a charset name, a command) cannot break the line, nor end it
+    with ``{n}``, which a client would take for a literal announcement."""
+    text = _NOT_TEXT.sub("?", text)
+    if _LITERAL_LIKE_END.search(text):
+        text += "."
+    return text.encode("ascii")
 
 
 ANSWERED = Result("", "")  # the handler wrote its own tagged response

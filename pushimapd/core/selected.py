@@ -43,6 +43,11 @@ class SelectedView:
         self._added_set: set[int] = set()
         self._flags: set[int] = set()
         self.uid_in_flag_fetch = False  # NOTIFY FlagChange: FETCH responses carry UID (RFC 5465 5.1)
+        self.saved_result: list[int] = []  # SEARCHRES "$" (RFC 5182): UIDs; a new view starts empty
+        # CONTEXT=SEARCH/SORT (RFC 5267): updating searches, told of changes by flush (duck-typed:
+        # flags_changed / expunging / added / tick return ESEARCH lines); None until one exists
+        self.result_updates = None
+        self._flags_here: set[int] = set()  # flags this session changed itself (no FETCH owed)
         self.recent = mailbox.add_listener(self, read_write)
 
     def close(self) -> None:
@@ -71,6 +76,12 @@ class SelectedView:
     def flags_changed(self, uids: list[int]) -> None:
         self._flags.update(uids)
         self._wake()
+
+    def flags_changed_here(self, uids) -> None:
+        """This session changed these flags (its STORE answered them): only
+        updating searches still need to look at them."""
+        if self.result_updates is not None:
+            self._flags_here.update(uids)
 
     def mailbox_reset(self) -> None:
         if self.on_reset is not None:
@@ -109,9 +120,14 @@ class SelectedView:
         return [u for u in self.uids if u not in self._expunged]
 
     # -- announcing ------------------------------------------------------------
+    @property
+    def shows_recent(self) -> bool:
+        """IMAP4rev2 (RFC 9051) has no \\Recent flag and no RECENT response."""
+        return "IMAP4REV2" not in self.enabled
+
     def flags_of(self, uid: int) -> bytes:
-        """The message's ``(flags)`` list as this session sees it (with \\Recent)."""
-        return flag_list_bytes(self.mailbox.flags(uid), uid in self.recent)
+        """The message's ``(flags)`` list as this session sees it (with \\Recent, but not under IMAP4rev2)."""
+        return flag_list_bytes(self.mailbox.flags(uid), uid in self.recent and self.shows_recent)
 
     def flag_fetch(self, seq: int, uid: int, with_flags: bool = True, with_uid: bool = False) -> bytes:
         """``* n FETCH (...)`` telling a flag change: UID when asked or under
@@ -127,16 +143,27 @@ class SelectedView:
 
     def flush(self, allow_expunge: bool, with_flags: bool = True) -> list[bytes]:
         """Untagged responses for queued news: FETCH FLAGS (unless held back
-        with ``with_flags``), EXPUNGE (or VANISHED under QRESYNC), EXISTS, RECENT."""
+        with ``with_flags``), EXPUNGE (or VANISHED under QRESYNC), EXISTS,
+        RECENT; updating searches add their ESEARCH responses after the
+        FETCHes, before the EXPUNGEs and after EXISTS (RFC 5267 4.3.3/4.3.4)."""
         out: list[bytes] = []
+        updates = self.result_updates
+        touched: set[int] = set()
+        if with_flags:
+            touched, self._flags_here = self._flags_here, set()
         if self._flags and with_flags:
             mailbox = self.mailbox
             for uid in sorted(self._flags):
                 seq = self.seq_of(uid)
                 if seq is not None and uid not in self._expunged and uid in mailbox:
                     out.append(self.flag_fetch(seq, uid))
+            touched |= self._flags
             self._flags.clear()
+        if updates is not None and touched:
+            out.extend(updates.flags_changed(self, touched))
         if allow_expunge and self._expunged:
+            if updates is not None:
+                out.extend(updates.expunging(self, self._expunged))
             if "QRESYNC" in self.enabled:
                 gone = self._expunged
                 vanished = [u for u in self.uids if u in gone]
@@ -152,7 +179,8 @@ class SelectedView:
             self._expunged.clear()
         if self._added:
             before = len(self.uids)
-            for uid in sorted(self._added):
+            added = sorted(self._added)
+            for uid in added:
                 if not self.uids or uid > self.uids[-1]:
                     self.uids.append(uid)
                 else:
@@ -161,6 +189,10 @@ class SelectedView:
             self._added_set.clear()
             if len(self.uids) != before:
                 out.append(b"* %d EXISTS\r\n" % len(self.uids))
-                if "IMAP4REV2" not in self.enabled:
+                if self.shows_recent:
                     out.append(b"* %d RECENT\r\n" % len(self.recent))
+            if updates is not None:
+                out.extend(updates.added(self, added))
+        if updates is not None:
+            out.extend(updates.tick(self))
         return out

@@ -26,12 +26,13 @@ from .dispatch import AUTHENTICATED, LOGOUT, NOT_AUTHENTICATED, SELECTED, Result
 from .selected import SelectedView
 
 BASE_CAPABILITIES = [
-    "IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
+    "IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
     "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH",
     "CONDSTORE", "QRESYNC",
     "BINARY", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "THREAD=REFS",
     "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
     "MULTIAPPEND", "CATENATE", "URLAUTH", "URL-PARTIAL",
+    "WITHIN", "SAVEDATE", "PREVIEW", "SEARCHRES", "CONTEXT=SEARCH", "CONTEXT=SORT", "UTF8=ACCEPT",
 ]
 SMALL_LITERAL = 64 * 1024
 MAX_PIPELINED = 4 * 1024 * 1024  # input buffered while a command waits on the transport
@@ -197,10 +198,11 @@ class Session:
             except Exception:
                 return None  # let the parser report it once the command is complete
             if mailbox is not None:
-                from ..storage.names import MailboxError, validate_name
+                from ..storage.names import MailboxError, from_utf8, validate_name
 
-                try:
-                    name = validate_name(mailbox.decode("ascii"))
+                try:  # UTF-8 names once UTF8=ACCEPT (RFC 6855) or IMAP4rev2 is enabled
+                    utf8 = bool(self.enabled & {"UTF8=ACCEPT", "IMAP4REV2"})
+                    name = validate_name(from_utf8(mailbox) if utf8 else mailbox.decode("ascii"))
                 except (UnicodeDecodeError, MailboxError):
                     return ("NO", "[CANNOT] Invalid mailbox name")
                 if not self.account.exists(name):

@@ -62,7 +62,7 @@ class _Evaluator:
 
     def key(self, key: SearchKey) -> set:
         name, args = key.name, key.args
-        if name == "ALL":
+        if name in ("ALL", "SAVEDATESUPPORTED"):  # every folder here keeps save dates
             return self.everything()
         if name == "AND":
             return self.all(args[0])
@@ -79,6 +79,8 @@ class _Evaluator:
             if name == "NEW":
                 return recent & set(self.mailbox.match_flags(lambda flags: "\\Seen" not in flags))
             return recent
+        if name in ("SEQ", "UID") and args[0].last_result:
+            raise NeedMessages("$")  # the saved result (SEARCHRES) lives in the session
         if name == "SEQ":
             count = len(self.uids)
             return set(args[0].positions(range(1, count + 1), count)) if count else set()

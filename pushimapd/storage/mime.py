@@ -464,6 +464,23 @@ class ParsedMessage:
         _collect_text(self._root, out)
         return "\n".join(out)
 
+    def body_texts(self) -> Iterable[Tuple[bytes, str]]:
+        """(subtype, decoded text) of each text/* part that is not an
+        attachment, in order, without stepping into attached messages."""
+        stack = [self._root]
+        while stack:
+            ent = stack.pop(0)
+            kids = ent.children
+            if kids:
+                stack[:0] = kids
+                continue
+            ctype, subtype, params = ent.effective_type()
+            disposition = ent.header_params("content-disposition")
+            if ctype != b"text" or (disposition and disposition[0].strip().lower() == b"attachment"):
+                continue
+            charset = next((v for a, v in params if a.lower() == b"charset"), None)
+            yield subtype, _to_text(_transfer_decode(ent), charset)
+
     def sent_date(self) -> Optional[datetime.date]:
         value = self._root.header("date")
         if not value:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import time
 from typing import Optional
 
 from ..wire.grammar import SearchKey
@@ -94,6 +95,18 @@ class MessageFacts:
     def modseq(self) -> int:
         return self.source.modseq(self.uid)
 
+    def internal_time(self) -> float:
+        return self.source.internal_date(self.uid).timestamp()
+
+    def save_date(self) -> Optional[datetime.date]:
+        """The day (UTC) the message was saved in this mailbox, or None."""
+        when = self.source.save_time(self.uid)
+        return None if when is None else datetime.datetime.fromtimestamp(when, datetime.timezone.utc).date()
+
+    def now(self) -> float:
+        """The search's "now" (one instant for every message: WITHIN)."""
+        return getattr(self.source, "now", None) or time.time()
+
     def internal_date(self) -> datetime.date:
         return self.source.internal_date(self.uid).astimezone(datetime.timezone.utc).date()
 
@@ -150,7 +163,7 @@ def _address_contains(facts: MessageFacts, name: str, needle: str) -> bool:
     return any(_contains(text, needle) for raw in msg.header_raw_values(name) for text in address_texts(raw))
 
 
-_FLAG_ONLY = set(_FLAG_KEYS) | {"ALL", "RECENT", "NEW", "OLD", "KEYWORD", "UNKEYWORD"}
+_FLAG_ONLY = set(_FLAG_KEYS) | {"ALL", "RECENT", "NEW", "OLD", "KEYWORD", "UNKEYWORD", "SAVEDATESUPPORTED"}
 
 
 def depends_on_flags_only(keys) -> bool:
@@ -170,7 +183,7 @@ def depends_on_flags_only(keys) -> bool:
 
 def matches(key: SearchKey, facts: MessageFacts) -> bool:
     name, args = key.name, key.args
-    if name == "ALL":
+    if name in ("ALL", "SAVEDATESUPPORTED"):  # every folder here keeps save dates (RFC 8514)
         return True
     if name == "AND":
         return all(matches(k, facts) for k in args[0])
@@ -191,6 +204,8 @@ def matches(key: SearchKey, facts: MessageFacts) -> bool:
         return any(f.lower() == args[0].lower() for f in facts.flags)
     if name == "UNKEYWORD":
         return not any(f.lower() == args[0].lower() for f in facts.flags)
+    if name in ("SEQ", "UID") and args[0].last_result:  # "$" (RFC 5182): the saved UIDs
+        return facts.uid in facts.source.saved
     if name == "SEQ":
         return args[0].contains(facts.seq, facts.largest_seq)
     if name == "UID":
@@ -201,8 +216,15 @@ def matches(key: SearchKey, facts: MessageFacts) -> bool:
         return facts.size() > args[0]
     if name == "SMALLER":
         return facts.size() < args[0]
+    if name in ("OLDER", "YOUNGER"):  # WITHIN (RFC 5032): INTERNALDATE against now - n seconds
+        cutoff = facts.now() - args[0]
+        when = facts.internal_time()
+        return when < cutoff if name == "OLDER" else when >= cutoff
     if name in ("BEFORE", "ON", "SINCE"):
         return _compare(name, facts.internal_date(), args[0])
+    if name in ("SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"):  # an unknown save date matches none
+        saved = facts.save_date()
+        return saved is not None and _compare(name[5:], saved, args[0])
     if name in ("SENTBEFORE", "SENTON", "SENTSINCE"):
         msg = facts.headers
         sent = msg.sent_date() if msg is not None else None

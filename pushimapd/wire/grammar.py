@@ -22,7 +22,7 @@ class SequenceSet:
     """A set like ``1:4,7,9:*``; ``None`` stands for ``*`` (the largest number)."""
 
     ranges: Tuple[Tuple[Optional[int], Optional[int]], ...]
-    last_result: bool = False  # "$" (SEARCHRES): not supported, kept for errors
+    last_result: bool = False  # "$" (SEARCHRES, RFC 5182): the saved search result; ranges are empty
 
     def resolve(self, largest: int) -> list[Tuple[int, int]]:
         """Ranges with ``*`` replaced and ends ordered low..high."""
@@ -93,6 +93,7 @@ class FetchItem:
     section: Optional[Section] = None
     peek: bool = False
     partial: Optional[Tuple[int, int]] = None  # (origin, count)
+    modifiers: Tuple[str, ...] = ()  # e.g. PREVIEW (LAZY) (RFC 8970)
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,13 @@ class Cursor:
             raise ParseError("Number out of range")
         return value
 
+    def number64(self, nonzero: bool = False) -> int:
+        """number64 (RFC 9051): sizes and offsets up to 2^63-1."""
+        value = int(self._match(_NUMBER, "a number"))
+        if value >= 1 << 63 or (nonzero and value == 0):
+            raise ParseError("Number out of range")
+        return value
+
     def mod_sequence(self, nonzero: bool = False) -> int:
         """mod-sequence-value (RFC 7162): 1..2^63-1 (0 allowed where valzer)."""
         value = int(self._match(_NUMBER, "a mod-sequence"))
@@ -164,8 +171,10 @@ class Cursor:
     # -- structured values -------------------------------------------------
     def sequence_set(self) -> SequenceSet:
         raw = self._match(_SEQ_SET, "a sequence set").decode("ascii")
-        if raw == "$":
-            raise ParseError("SEARCHRES ($) is not supported")
+        if raw == "$":  # SEARCHRES (RFC 5182): the saved result, resolved by the command
+            return SequenceSet((), last_result=True)
+        if "$" in raw:
+            raise ParseError("$ stands alone: it cannot be combined with other sequence numbers")
         ranges = []
         for piece in raw.split(","):
             ends = piece.split(":")
@@ -296,7 +305,7 @@ _FETCH_MACROS = {
 }
 _SIMPLE_FETCH = {
     "ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE",
-    "RFC822.TEXT", "BODYSTRUCTURE", "UID", "BODY", "MODSEQ",
+    "RFC822.TEXT", "BODYSTRUCTURE", "UID", "BODY", "MODSEQ", "SAVEDATE",
 }
 _FETCH_NAME = re.compile(rb"[A-Za-z0-9.]+")
 
@@ -327,18 +336,32 @@ def fetch_att(cursor: Cursor) -> FetchItem:
         partial = None
         if cursor.peek() == b"<" and name != "BINARY.SIZE":
             cursor.pos += 1
-            origin = cursor.number()
+            origin = cursor.number64()
             cursor.expect(b".", "Expected '.' in partial")
-            count = cursor.number(nonzero=True)
+            count = cursor.number64(nonzero=True)
             cursor.expect(b">", "Expected '>' after partial")
             partial = (origin, count)
         base = name.split(".")[0] if name != "BINARY.SIZE" else name
         if base.startswith("BINARY") and section.text is not None:
             raise ParseError("BINARY takes only part numbers")
         return FetchItem(base, section, peek=name.endswith(".PEEK"), partial=partial)
+    if name == "PREVIEW":
+        return FetchItem(name, modifiers=_preview_modifiers(cursor))
     if name not in _SIMPLE_FETCH:
         raise ParseError(f"Unknown FETCH attribute {name}")
     return FetchItem(name)
+
+
+def _preview_modifiers(cursor: Cursor) -> tuple[str, ...]:
+    """``PREVIEW [(LAZY)]`` (RFC 8970); a following "(" that does not start
+    with LAZY belongs to the FETCH modifiers (CHANGEDSINCE)."""
+    if cursor.peek(6).upper() != b" (LAZY":
+        return ()
+    cursor.pos += 1
+    modifiers = tuple(m.upper() for m in cursor.paren_list(cursor.atom))
+    if any(m != "LAZY" for m in modifiers):
+        raise ParseError("The only PREVIEW modifier is LAZY")
+    return ("LAZY",)
 
 
 def section_spec(cursor: Cursor) -> Section:
@@ -374,10 +397,11 @@ def section_spec(cursor: Cursor) -> Section:
 # -- SEARCH ------------------------------------------------------------------
 _SEARCH_FLAG_KEYS = {
     "ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "OLD", "RECENT", "SEEN",
-    "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN",
+    "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN", "SAVEDATESUPPORTED",
 }
 _SEARCH_STRING_KEYS = {"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"}
-_SEARCH_DATE_KEYS = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"}
+_SEARCH_DATE_KEYS = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE",
+                     "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"}  # SAVED*: RFC 8514
 _SEARCH_WORD = re.compile(rb"[A-Za-z0-9.\-]+")
 
 
@@ -444,7 +468,10 @@ class SearchParser:
             return SearchKey(name, (c.flag(),))
         if name in ("LARGER", "SMALLER"):
             c.sp()
-            return SearchKey(name, (c.number(),))
+            return SearchKey(name, (c.number64(),))
+        if name in ("OLDER", "YOUNGER"):  # WITHIN (RFC 5032): an interval in seconds
+            c.sp()
+            return SearchKey(name, (c.number(nonzero=True),))
         if name == "HEADER":
             c.sp()
             field = c.astring().decode("ascii", "replace")
@@ -484,21 +511,63 @@ class SearchParser:
 
 
 SUPPORTED_CHARSETS = {"UTF-8": "utf-8", "US-ASCII": "ascii"}
+# ESEARCH (RFC 4731), SEARCHRES's SAVE (RFC 5182), CONTEXT=SEARCH/SORT's UPDATE,
+# CONTEXT and PARTIAL (RFC 5267; PARTIAL's negative ranges: RFC 9394)
+RETURN_OPTIONS = {"MIN", "MAX", "COUNT", "ALL", "SAVE", "UPDATE", "CONTEXT", "PARTIAL"}
+_PARTIAL_RANGE = re.compile(rb"(-?)(\d+):(-?)(\d+)")
+
+
+def partial_range(cursor: Cursor) -> tuple[int, int]:
+    """``1:100`` (the first results) or ``-1:-100`` (the last), as given."""
+    m = _PARTIAL_RANGE.match(cursor.data, cursor.pos)
+    if not m:
+        raise ParseError("Expected a partial range (n:m or -n:-m)")
+    cursor.pos = m.end()
+    first, last = int(m.group(1) + m.group(2)), int(m.group(3) + m.group(4))
+    if first == 0 or last == 0 or (first < 0) != (last < 0):
+        raise ParseError("A partial range is two non-zero positions of one sign")
+    if max(abs(first), abs(last)) > MAX_NUMBER:
+        raise ParseError("Partial range out of range")
+    return first, last
+
+
+def return_options(cursor: Cursor) -> dict:
+    """``(opt ...)`` after RETURN: {option: True, or PARTIAL's range}."""
+    cursor.expect(b"(", "Expected '(' after RETURN")
+    options: dict = {}
+    first = True
+    while not cursor.try_(b")"):
+        if not first:
+            cursor.sp()
+        first = False
+        name = cursor.atom().upper()
+        if name not in RETURN_OPTIONS:
+            raise ParseError(f"Unknown RETURN option {name}")
+        if name == "PARTIAL":
+            if name in options:
+                raise ParseError("PARTIAL given twice")
+            cursor.sp()
+            options[name] = partial_range(cursor)
+        else:
+            options[name] = True
+    if "PARTIAL" in options and "ALL" in options:
+        raise ParseError("PARTIAL and ALL cannot be combined")
+    return options
 
 
 def search_arguments(cursor: Cursor) -> tuple:
-    """[RETURN (opts)] [CHARSET name] keys -> (return_options, charset, keys)."""
-    returns: Optional[tuple[str, ...]] = None
+    """[RETURN (opts)] [CHARSET name] keys -> (return options or None, charset or None, keys)."""
+    returns: Optional[dict] = None
     if cursor.try_(b"RETURN "):
-        returns = tuple(o.upper() for o in cursor.paren_list(cursor.atom))
+        returns = return_options(cursor)
         cursor.sp()
-    charset = "UTF-8"
+    charset = None  # none given: UTF-8
     if cursor.try_(b"CHARSET "):
         charset = cursor.astring().decode("ascii", "replace").upper()
         if charset not in SUPPORTED_CHARSETS:
             raise BadCharset(charset)
         cursor.sp()
-    keys = SearchParser(cursor, SUPPORTED_CHARSETS[charset]).keys()
+    keys = SearchParser(cursor, SUPPORTED_CHARSETS[charset or "UTF-8"]).keys()
     return returns, charset, keys
 
 

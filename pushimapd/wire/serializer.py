@@ -55,6 +55,22 @@ def string(value: Union[str, bytes]) -> bytes:
     return literal(value)
 
 
+_QUOTABLE_UTF8 = re.compile(rb"[^\x00\r\n]*\Z")
+
+
+def utf8_string(value: Union[str, bytes]) -> bytes:
+    """A quoted string that may hold UTF-8 (RFC 6855 / RFC 9051 after ENABLE),
+    else a literal."""
+    value = to_bytes(value)
+    if len(value) <= _MAX_QUOTED and _QUOTABLE_UTF8.match(value):
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return literal(value)
+        return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    return literal(value)
+
+
 def nstring(value: Union[str, bytes, None]) -> bytes:
     return b"NIL" if value is None else string(value)
 

@@ -2,8 +2,9 @@
 
 It keeps, per message, the UID, the file's base name, where it lies (new/
 or cur/) and its info letters (the flags), its modseq, its CRLF size and
-INTERNALDATE, plus the expunge history (UID and modseq, for QRESYNC's
-VANISHED) and the header fields clients search and sort on. The folder
+INTERNALDATE and its save date (RFC 8514: when it was first indexed here),
+plus the expunge history (UID and modseq, for QRESYNC's VANISHED), the
+header fields clients search and sort on, and computed previews (RFC 8970). The folder
 state (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, the mtimes of new/ and cur/ at
 the last complete scan) lives in ``meta``.
 
@@ -31,11 +32,12 @@ from __future__ import annotations
 import os
 import sqlite3
 from array import array
+import time
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
 FILENAME = "pushimapd-index.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: msg.savedate, the preview table (older files are upgraded in place)
 EXPUNGE_HISTORY = 200_000  # expunged UIDs remembered for VANISHED (EARLIER); older ones are trimmed
 HEADER_FIELDS = ("subject", "from", "to", "cc", "bcc", "date", "message-id", "in-reply-to", "references")
 _HEADER_COLUMNS = {name: "h_" + name.replace("-", "_") for name in HEADER_FIELDS}
@@ -50,7 +52,8 @@ CREATE TABLE IF NOT EXISTS msg(
     modseq INTEGER NOT NULL,
     vsize INTEGER,                 -- size in CRLF form
     mtime INTEGER,                 -- INTERNALDATE (unix time)
-    touched INTEGER NOT NULL DEFAULT 0  -- meta 'touch' of the last write of this row
+    touched INTEGER NOT NULL DEFAULT 0,  -- meta 'touch' of the last write of this row
+    savedate INTEGER               -- when first indexed in this folder (NULL: indexed before schema 2)
 );
 CREATE INDEX IF NOT EXISTS msg_modseq ON msg(modseq);
 CREATE INDEX IF NOT EXISTS msg_touched ON msg(touched);
@@ -59,6 +62,7 @@ CREATE TABLE IF NOT EXISTS snapshot(id INTEGER PRIMARY KEY CHECK (id = 1), touch
 CREATE TABLE IF NOT EXISTS expunged(uid INTEGER PRIMARY KEY, modseq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged(modseq);
 CREATE TABLE IF NOT EXISTS hdr(uid INTEGER PRIMARY KEY, {columns});
+CREATE TABLE IF NOT EXISTS preview(uid INTEGER PRIMARY KEY, text TEXT NOT NULL);
 """.format(columns=", ".join(f"{c} TEXT" for c in _HEADER_COLUMNS.values()))
 
 
@@ -125,6 +129,8 @@ class FolderIndex:
         self.imported: dict[str, tuple[int, Optional[int], Optional[int]]] = {}
         if not existed or self._meta("schema") is None:
             self._create(new_uidvalidity)
+        elif int(self._meta("schema")) < SCHEMA_VERSION:
+            self._upgrade()
         self._version = self._data_version()
         self.uidvalidity = int(self._meta("uidvalidity"))
 
@@ -153,6 +159,25 @@ class FolderIndex:
             raise
         if found:
             found.retire()
+
+    def _upgrade(self) -> None:
+        """Bring an index written by an older pushimapd to SCHEMA_VERSION, in
+        place (one transaction; another process may be doing the same). Rows
+        indexed before schema 2 keep a NULL save date: unknown (SAVEDATE NIL)."""
+        with self._transaction():
+            if int(self._meta("schema")) >= SCHEMA_VERSION:
+                return  # another process upgraded it meanwhile
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(msg)")}
+            if "savedate" not in columns:
+                self.db.execute("ALTER TABLE msg ADD COLUMN savedate INTEGER")
+            if "touched" not in columns:  # snapshots and touch stamps came with schema 2 too
+                self.db.execute("ALTER TABLE msg ADD COLUMN touched INTEGER NOT NULL DEFAULT 0")
+            for statement in _SCHEMA.strip().split(";"):  # the tables and indexes that are missing
+                if statement.strip():
+                    self.db.execute(statement)
+            if self._meta("touch") is None:
+                self._set_meta(touch=0)
+            self._set_meta(schema=SCHEMA_VERSION)
 
     def _table_exists(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
@@ -304,6 +329,7 @@ class FolderIndex:
             top = self.db.execute("SELECT max(uid) FROM msg").fetchone()[0] or 0
             out, inserts = [], []
             empty = top == 0  # a folder's first scan: no base can be known yet
+            saved = int(time.time())  # the save date (RFC 8514) of every row added here
             for base, sub, info, vsize, mtime in entries:
                 known = None if empty else self.db.execute(
                     "SELECT uid, base, sub, info, modseq, vsize, mtime FROM msg WHERE base=?", (base,)).fetchone()
@@ -317,10 +343,10 @@ class FolderIndex:
                     uid = max(uidnext, top + 1)
                 uidnext = max(uidnext, uid + 1)
                 top = max(top, uid)
-                inserts.append((uid, base, sub, info, modseq, vsize, mtime, touch))
+                inserts.append((uid, base, sub, info, modseq, vsize, mtime, touch, saved))
                 out.append(Row(uid, base, sub, info, modseq, vsize, mtime))
-            self.db.executemany("INSERT INTO msg(uid, base, sub, info, modseq, vsize, mtime, touched) "
-                                "VALUES(?,?,?,?,?,?,?,?)", inserts)
+            self.db.executemany("INSERT INTO msg(uid, base, sub, info, modseq, vsize, mtime, touched, savedate) "
+                                "VALUES(?,?,?,?,?,?,?,?,?)", inserts)
             self._set_meta(uidnext=uidnext)
             if files_pending:
                 self._set_meta(dirstate="")
@@ -360,6 +386,7 @@ class FolderIndex:
             modseq = self._bump()
             self.db.executemany("DELETE FROM msg WHERE uid=?", [(u,) for u in uids])
             self.db.executemany("DELETE FROM hdr WHERE uid=?", [(u,) for u in uids])
+            self.db.executemany("DELETE FROM preview WHERE uid=?", [(u,) for u in uids])
             self.db.executemany("INSERT OR REPLACE INTO expunged(uid, modseq) VALUES(?, ?)",
                                 [(u, modseq) for u in uids])
             self._trim_history()
@@ -380,7 +407,7 @@ class FolderIndex:
     def reset(self, new_uidvalidity: int) -> None:
         """Forget every UID (a new UIDVALIDITY): what a rebuild does."""
         with self._transaction(durable=True):
-            for table in ("msg", "expunged", "hdr", "snapshot"):
+            for table in ("msg", "expunged", "hdr", "snapshot", "preview"):
                 self.db.execute(f"DELETE FROM {table}")
             (highest,) = self.db.execute("SELECT value FROM meta WHERE key='highestmodseq'").fetchone()
             self._set_meta(uidvalidity=new_uidvalidity, uidnext=1, highestmodseq=int(highest) + 1,
@@ -403,6 +430,34 @@ class FolderIndex:
                 self.db.executemany("INSERT OR IGNORE INTO hdr(uid) SELECT ? WHERE EXISTS "
                                     "(SELECT 1 FROM msg WHERE uid=?)", [(u, u) for u, _ in values])
                 self.db.executemany(f"UPDATE hdr SET {column}=? WHERE uid=?", [(v, u) for u, v in values])
+
+    # -- save dates and previews -------------------------------------------------
+    def _column_for(self, query: str, uids: list[int]) -> dict:
+        """uid -> value for ``uids``: a few by key, many as one scan."""
+        if len(uids) <= 64:
+            out = {}
+            for uid in uids:
+                row = self.db.execute(query + " WHERE uid=?", (uid,)).fetchone()
+                if row is not None and row[1] is not None:
+                    out[row[0]] = row[1]
+            return out
+        return {u: v for u, v in self.db.execute(query) if v is not None}
+
+    def save_dates(self, uids: list[int]) -> dict[int, int]:
+        """uid -> save date (unix time) of the messages that have one."""
+        return self._column_for("SELECT uid, savedate FROM msg", uids)
+
+    def previews(self, uids: list[int]) -> dict[int, str]:
+        """uid -> cached preview text (RFC 8970) of the messages computed before."""
+        return self._column_for("SELECT uid, text FROM preview", uids)
+
+    def store_previews(self, values: Iterable[tuple[int, str]]) -> None:
+        """Cache computed previews (uid, text) of messages still present."""
+        rows = [(uid, text, uid) for uid, text in values]
+        if rows:
+            with self._transaction():
+                self.db.executemany("INSERT OR REPLACE INTO preview(uid, text) "
+                                    "SELECT ?, ? WHERE EXISTS (SELECT 1 FROM msg WHERE uid=?)", rows)
 
 
 ADDRESS_FIELDS = ("from", "to", "cc", "bcc")

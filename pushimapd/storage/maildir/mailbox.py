@@ -72,6 +72,7 @@ class MaildirMailbox(MessageReader):
         self._info_memo: dict = {}
         self._hint = 0  # position of the last UID looked up (FETCH walks in order)
         self._unsaved_sizes: dict[int, tuple[int, int]] = {}
+        self._unsaved_previews: dict[int, str] = {}
         self._orphaned = False
         self._snapshot_touch = -1
         self._folded: dict = {}  # header field -> (table version, case-folded values)
@@ -299,17 +300,44 @@ class MaildirMailbox(MessageReader):
         self._folded[field] = (self.table.version, folded)
         return folded
 
+    def save_times(self, uids: list[int]) -> dict[int, int]:
+        """{uid: save date as unix time} (RFC 8514) of those of ``uids`` that
+        have one (messages indexed by an older pushimapd have none)."""
+        return {} if self._orphaned else self.index.save_dates(list(uids))
+
+    def previews(self, uids: list[int], compute: bool = True) -> dict[int, str]:
+        """{uid: preview text} (RFC 8970): cached ones from the index, the
+        others computed from the message (cached by `save_cache`) unless
+        ``compute`` is False (PREVIEW (LAZY)); a message gone is left out."""
+        from ..preview import preview_text
+
+        found = {} if self._orphaned else self.index.previews(list(uids))
+        for uid in uids:
+            if uid in found:
+                continue
+            text = self._unsaved_previews.get(uid)
+            if text is None and compute:
+                msg = self.message(uid)
+                if msg is not None:
+                    text = self._unsaved_previews[uid] = preview_text(msg)
+            if text is not None:
+                found[uid] = text
+        return found
+
     def _remember(self, i: int) -> None:
         table = self.table
         if table.vsizes[i] != UNKNOWN and table.mtimes[i] != UNKNOWN:
             self._unsaved_sizes[table.uids[i]] = (table.vsizes[i], table.mtimes[i])
 
     def save_cache(self) -> None:
-        """Persist computed sizes/dates (called after each command)."""
+        """Persist computed sizes/dates and previews (called after each command)."""
         if self._unsaved_sizes and not self._orphaned:
             values = [(u, v, m) for u, (v, m) in self._unsaved_sizes.items()]
             self._unsaved_sizes = {}
             self.index.set_sizes(values)
+        if self._unsaved_previews and not self._orphaned:
+            previews, self._unsaved_previews = self._unsaved_previews, {}
+            self.index.store_previews(previews.items())
 
     def _path_at(self, i: int) -> str:
         return os.path.join(self.path, self.table.subdir(i), self.table.filename(i))
@@ -553,6 +581,7 @@ class MaildirMailbox(MessageReader):
             self.forget_message(uid)
             self.recent_unclaimed.discard(uid)
             self._unsaved_sizes.pop(uid, None)
+            self._unsaved_previews.pop(uid, None)
         self._hint = 0
         return gone
 
