@@ -177,6 +177,9 @@ class IMailbox(Interface):
     def deliver_file(data, flags, date, link_from=None, vsize=None):
         """Store a message (APPEND; COPY with link_from) and return its UID."""
 
+    def discard(uids):
+        """Remove messages this process just stored (undoing a failed MULTIAPPEND or COPY)."""
+
     def copy_into(target, uids):
         """Copy messages into another mailbox; returns their new UIDs."""
 

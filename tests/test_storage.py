@@ -176,3 +176,17 @@ def test_store_forgets_least_recently_used_closed_folders(tmp_path, monkeypatch)
     loaded = {m.name for m in store.loaded()}
     assert loaded == {"A", "C"}
     assert acct.open("A") is held
+
+
+def test_the_maildir_store_provides_the_storage_interfaces(tmp_path):
+    """core/ and commands/ use only these interfaces; the Maildir classes
+    must provide every method and attribute they declare."""
+    from zope.interface.verify import verifyObject
+
+    from pushimapd.interfaces import IAccount, IMailbox, IMailStore
+
+    store = MailStore(str(tmp_path))
+    account = store.account("u")
+    verifyObject(IMailStore, store)
+    verifyObject(IAccount, account)
+    verifyObject(IMailbox, account.open("INBOX"))

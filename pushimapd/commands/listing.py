@@ -14,7 +14,7 @@ selectable mailbox that meets the selection.
 from __future__ import annotations
 
 from ..core.dispatch import AUTH, OK, command
-from ..storage.maildir.account import SEPARATOR, MailboxError
+from ..storage.names import SEPARATOR, MailboxError
 from ..wire.grammar import ParseError
 from ..wire.listmatch import ListPattern
 from .mailboxes import (

@@ -12,7 +12,7 @@ from typing import Optional
 
 from ..core.dispatch import AUTH, NO, OK, command
 from ..storage.events import METADATA as METADATA_CHANGED, AccountEvent
-from ..storage.maildir.account import MailboxError, normalize_name, validate_name
+from ..storage.names import MailboxError, normalize_name, validate_name
 from ..storage.metadata import DEPTHS, SERVER, InvalidEntryName, MetadataError, entry_name, settable_name
 from ..wire import serializer as ser
 from ..wire.grammar import ParseError

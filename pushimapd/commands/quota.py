@@ -16,7 +16,7 @@ from typing import Optional
 from ..core.dispatch import AUTH, NO, OK, Result, command
 from ..wire import serializer as ser
 from .mailboxes import STATUS_ITEMS, failure, mailbox_name, wire_name
-from ..storage.maildir.account import MailboxError
+from ..storage.names import MailboxError
 
 ROOT = ""
 RESOURCES = ("STORAGE", "MESSAGE")

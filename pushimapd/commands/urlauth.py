@@ -21,7 +21,7 @@ import secrets
 from typing import Optional
 
 from ..core.dispatch import AUTH, NO, OK, command
-from ..storage.maildir.account import MailboxError, normalize_name
+from ..storage.names import MailboxError, normalize_name
 from ..wire import serializer as ser
 from ..wire.grammar import ParseError
 from ..wire.imapurl import BadUrl, ImapUrl, parse_url

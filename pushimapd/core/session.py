@@ -54,7 +54,7 @@ def log_one_line(what: str, error: BaseException) -> None:
 class ServerConfig:
     """What every session shares: storage, users, limits, capabilities."""
 
-    store: Any  # storage.maildir.account.MailStore
+    store: Any  # an interfaces.IMailStore (storage.maildir.account.MailStore)
     users: Any  # auth.UserDirectory-like: verify(name, password) -> bool
     max_append: int = 64 * 1024 * 1024
     allow_insecure_auth: bool = False  # plaintext auth on non-TLS non-loopback links
