@@ -169,6 +169,7 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
         self.factory = factory
         self.session: Session | None = None
         self.failures = 0
+        self._held = None  # a long answer waiting for the client to read again
         self.deflate: DeflateCodec | None = None  # after COMPRESS DEFLATE (inside TLS, if any)
         self._inflating = False
         self.live = None  # testbed.hub.LiveSession: the console's entry and the trace file
@@ -196,6 +197,9 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
     def resumeProducing(self) -> None:
         if self.session is not None and self.session.paused:
             self.session.resume()
+            held, self._held = self._held, None
+            if held is not None:
+                reactor.callLater(0, self._go_on, held)
             self._flush()
 
     def stopProducing(self) -> None:
@@ -293,12 +297,26 @@ class IMAPProtocol(protocol.Protocol, TimeoutMixin):
             self._flush()
         elif action.kind == "delay":  # test bed: the command is answered late
             reactor.callLater(action.args["seconds"], self._delayed, action)
+        elif action.kind == "yield":  # a long answer goes on after a reactor turn
+            reactor.callLater(0, self._go_on, action)
         elif action.kind == "start-compression":
             # the tagged OK went out in clear just before; everything after is deflated
             self.deflate = DeflateCodec()
             self.deflate.feed(action.args["leftover"])
             action.done(None)
             self._flush()
+
+    def _go_on(self, action) -> None:
+        """Continue a long answer, unless the client stopped reading: then
+        resumeProducing continues it (back-pressure holds for answers in
+        pieces too)."""
+        if self.session is None or self.session.closed:
+            return
+        if self.session.paused:
+            self._held = action
+            return
+        action.done(None)
+        self._flush()
 
     def _delayed(self, action) -> None:
         if self.session is not None and not self.session.closed:

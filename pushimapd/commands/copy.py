@@ -26,11 +26,13 @@ def _copy_args(cursor):
     return (seqset, cursor.mailbox())
 
 
-def copy_messages(session, cmd):
-    """Copy the named messages; returns (source uids, new uids, target) or a Result."""
+def _named(session, cmd):
+    """(UIDs the command names, the target mailbox) or the Result refusing
+    it: a bad set is BAD, a missing target TRYCREATE, and a message another
+    session expunged makes the whole COPY/MOVE NO [EXPUNGEISSUED] (RFC 2180
+    4.4.1: copying what is gone cannot be done in part)."""
     seqset, raw_target = cmd.args
     view = session.selected
-    source = view.mailbox
     try:
         targets = resolve_set(view, seqset, cmd.uid)
     except InvalidSet as e:
@@ -39,14 +41,19 @@ def copy_messages(session, cmd):
     if isinstance(target, Result):
         return target
     uids = [u for _, u in targets]
-    if any(view.is_expunged(u) or u not in source for u in uids):
+    if any(view.is_expunged(u) or u not in view.mailbox for u in uids):
         return NO("Some of the messages were expunged", "EXPUNGEISSUED")
+    return uids, target
+
+
+def copy_messages(session, uids: list[int], target):
+    """Copy ``uids`` into ``target``; returns the new UIDs, or a Result."""
     try:
-        created = source.copy_into(target, uids)
+        created = session.selected.mailbox.copy_into(target, uids)
     except OSError:
         return NO("Some of the messages could not be copied", "EXPUNGEISSUED")
     target.announce(created)
-    return uids, created, target
+    return created
 
 
 @command("COPY", SELECT_ONLY, _copy_args)
@@ -54,12 +61,15 @@ def copy(session, cmd):
     refusal = check_copy(session, cmd)
     if refusal is not None:
         return refusal
-    outcome = copy_messages(session, cmd)
-    if not isinstance(outcome, tuple):
-        return outcome
-    uids, created, target = outcome
+    named = _named(session, cmd)
+    if isinstance(named, Result):
+        return named
+    uids, target = named
     if not uids:
         return OK("COPY completed (no messages)")
+    created = copy_messages(session, uids, target)
+    if isinstance(created, Result):
+        return created
     return OK("COPY completed", copyuid(target, uids, created))
 
 
@@ -68,40 +78,29 @@ def move(session, cmd):
     view = session.selected
     if not view.read_write:
         return NO("Mailbox is read-only", "READ-ONLY")
-    seqset, raw_target = cmd.args
-    try:
-        targets = resolve_set(view, seqset, cmd.uid)
-    except InvalidSet as e:
-        return BAD(str(e))
-    target = open_target(session, raw_target)
-    if isinstance(target, Result):
-        return target
-    source = view.mailbox
-    uids = [u for _, u in targets]
-    if any(view.is_expunged(u) or u not in source for u in uids):
-        return NO("Some of the messages were expunged", "EXPUNGEISSUED")
+    named = _named(session, cmd)
+    if isinstance(named, Result):
+        return named
+    uids, target = named
     if not uids:
         return OK("MOVE completed (no messages)")
-    if target is source:
-        return _copy_then_expunge(session, cmd, uids)
-    try:
-        created = source.move_to(target, uids)
-    except OSError:  # not one file system (or a name clash): copy, then expunge
-        return _copy_then_expunge(session, cmd, uids)
-    moved = uids[: len(created)]
-    target.announce(created)
-    session.untagged(b"OK [" + copyuid(target, moved, created).encode() + b"] Moved")
-    if len(moved) < len(uids):
-        return NO("Some of the messages could not be moved", "EXPUNGEISSUED")
-    return OK("MOVE completed")
-
-
-def _copy_then_expunge(session, cmd, uids: list[int]):
-    """MOVE as COPY + expunge (into the same folder, or across file systems)."""
-    outcome = copy_messages(session, cmd)
-    if not isinstance(outcome, tuple):
-        return outcome
-    uids, created, target = outcome
+    source = view.mailbox
+    if target is not source:
+        try:
+            created = source.move_to(target, uids)
+        except OSError:  # not one file system (or a name clash): copy, then expunge
+            created = None
+        if created is not None:
+            moved = uids[: len(created)]
+            target.announce(created)
+            session.untagged(b"OK [" + copyuid(target, moved, created).encode() + b"] Moved")
+            if len(moved) < len(uids):
+                return NO("Some of the messages could not be moved", "EXPUNGEISSUED")
+            return OK("MOVE completed")
+    # into the same folder, or across file systems: COPY, then expunge
+    created = copy_messages(session, uids, target)
+    if isinstance(created, Result):
+        return created
     session.untagged(b"OK [" + copyuid(target, uids, created).encode() + b"] Moved")
-    session.selected.mailbox.expunge(uids, deleted_only=False)
+    source.expunge(uids, deleted_only=False)
     return OK("MOVE completed")

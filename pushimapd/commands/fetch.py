@@ -6,6 +6,7 @@ import datetime
 import time
 
 from ..core.selected import flag_list_bytes
+from ..core.session import Action
 from ..core.dispatch import BAD, NO, OK, SELECT_ONLY, command
 from ..wire import serializer as ser
 from ..wire.grammar import FetchItem, ParseError, SequenceSet
@@ -77,23 +78,8 @@ def _fetch_args(cursor):
 
 def _fetch_modifiers(cursor) -> dict:
     """``(CHANGEDSINCE n [VANISHED])`` (RFC 7162)."""
-    modifiers: dict = {}
-    cursor.expect(b"(", "Expected '(' before FETCH modifiers")
-    while not cursor.try_(b")"):
-        if modifiers:
-            cursor.sp()
-        name = cursor.atom().upper()
-        if name in modifiers:
-            raise ParseError(f"FETCH modifier {name} given twice")
-        if name == "CHANGEDSINCE":
-            cursor.sp()
-            modifiers[name] = cursor.mod_sequence()
-        elif name == "VANISHED":
-            modifiers[name] = True
-        else:
-            raise ParseError(f"Unknown FETCH modifier {name}")
-    if not modifiers:
-        raise ParseError("Empty FETCH modifier list")
+    modifiers = cursor.named_options("FETCH modifier", {
+        "CHANGEDSINCE": lambda c: c.mod_sequence(), "VANISHED": None})
     if "VANISHED" in modifiers and "CHANGEDSINCE" not in modifiers:
         raise ParseError("VANISHED needs CHANGEDSINCE")
     return modifiers
@@ -203,40 +189,46 @@ def _changed_targets(session, view, uid: bool, seqset: SequenceSet, modifiers: d
     return targets
 
 
-def column_fetch(session, view, items, positions: list[int]) -> bool:
+_CHUNK = 4096  # FETCH lines written before the reactor gets a turn
+
+
+def column_fetch(session, view, items, positions: list[int]):
     """FETCH of per-message metadata only (UID FLAGS MODSEQ RFC822.SIZE
     INTERNALDATE) while the view is the mailbox: each line is one format of
     values taken from whole columns (a 50,000-message ``UID FETCH 1:*
-    (FLAGS)`` is what every client without CONDSTORE sends). False when it
-    does not apply."""
+    (FLAGS)`` is what every client without CONDSTORE sends). None when it
+    does not apply; else the command's outcome. A long answer goes out in
+    chunks with a reactor turn between them (an ``Action("yield")``), so the
+    client parses the first lines while the next are made and other
+    connections are served meanwhile."""
     mailbox = view.mailbox
     if any(i.name not in _COLUMN_ITEMS for i in items) or view.has_news() or view.uids != mailbox.uids:
-        return False
+        return None
     uids = view.uids
-    templates, values = [], []
-    for item in items:
+    columns = {i.name: mailbox.column(_COLUMN_OF[i.name]) for i in items if i.name != "UID"}
+    templates = {"UID": b"UID %d", "FLAGS": b"FLAGS %s", "MODSEQ": b"MODSEQ (%d)",
+                 "RFC822.SIZE": b"RFC822.SIZE %d", "INTERNALDATE": b"%s"}
+    line = b"* %d FETCH (" + b" ".join(templates[i.name] for i in items) + b")\r\n"
+
+    def values(item, chunk: list[int]) -> list:
         if item.name == "UID":
-            templates.append(b"UID %d")
-            values.append([uids[p] for p in positions])
-            continue
-        column = mailbox.column(_COLUMN_OF[item.name])
+            return [uids[p] for p in chunk]
+        column = columns[item.name]
         if item.name == "FLAGS":
-            templates.append(b"FLAGS %s")
-            values.append(_flag_lists(view, column, positions))
-        elif item.name == "MODSEQ":
-            templates.append(b"MODSEQ (%d)")
-            values.append([column[p] for p in positions])
-        elif item.name == "RFC822.SIZE":
-            templates.append(b"RFC822.SIZE %d")
-            values.append([column[p] for p in positions])
-        else:
-            templates.append(b"%s")
-            values.append([_internal_date_bytes(column[p]) for p in positions])
-    line = b"* %d FETCH (" + b" ".join(templates) + b")\r\n"
-    lines = [line % row for row in zip([p + 1 for p in positions], *values)]
-    for start in range(0, len(lines), 4096):
-        session.send_raw(b"".join(lines[start:start + 4096]))
-    return True
+            return _flag_lists(view, column, chunk)
+        if item.name == "INTERNALDATE":
+            return [_internal_date_bytes(column[p]) for p in chunk]
+        return [column[p] for p in chunk]
+
+    def write(start: int):
+        chunk = positions[start:start + _CHUNK]
+        rows = zip([p + 1 for p in chunk], *(values(item, chunk) for item in items))
+        session.send_raw(b"".join([line % row for row in rows]))
+        if start + _CHUNK >= len(positions):
+            return OK("FETCH completed")
+        return Action("yield", {}, done=lambda _: write(start + _CHUNK))
+
+    return write(0)
 
 
 def _flag_lists(view, flags, positions: list[int]) -> list[bytes]:
@@ -299,8 +291,9 @@ def fetch(session, cmd):
             targets = _changed_targets(session, view, cmd.uid, seqset, modifiers)
         else:
             positions = resolve_positions(view, seqset, cmd.uid)
-            if not mark_seen and column_fetch(session, view, items, positions):
-                return OK("FETCH completed")
+            outcome = None if mark_seen else column_fetch(session, view, items, positions)
+            if outcome is not None:
+                return outcome
             targets = [(p + 1, view.uids[p]) for p in positions]
     except InvalidSet as e:
         return BAD(str(e))

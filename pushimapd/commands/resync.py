@@ -70,24 +70,7 @@ def select_qresync_args(cursor) -> dict:
 
 def select_params(cursor) -> dict:
     """SELECT/EXAMINE ``(CONDSTORE)`` / ``(QRESYNC (...))`` parameters."""
-    params: dict = {}
-    cursor.expect(b"(", "Expected '(' before SELECT parameters")
-    while not cursor.try_(b")"):
-        if params:
-            cursor.sp()
-        name = cursor.atom().upper()
-        if name in params:
-            raise ParseError(f"SELECT parameter {name} given twice")
-        if name == CONDSTORE:
-            params[name] = True
-        elif name == QRESYNC:
-            cursor.sp()
-            params[name] = select_qresync_args(cursor)
-        else:
-            raise ParseError(f"Unknown SELECT parameter {name}")
-    if not params:
-        raise ParseError("Empty SELECT parameter list")
-    return params
+    return cursor.named_options("SELECT parameter", {CONDSTORE: None, QRESYNC: select_qresync_args})
 
 
 def qresync_after_select(session, view, params: dict) -> None:

@@ -97,6 +97,8 @@ class PushService(service.Service):
         self.watcher.start()
 
     def stopService(self):
+        # while the watcher still runs, the store can tell which folders are
+        # fully indexed (no change pending), so the next start lists none of them
+        self.store.close()
         self.watcher.stop()
-        self.store.close()  # folders fully indexed now need no listing at the next start
         return super().stopService()

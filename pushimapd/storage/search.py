@@ -115,12 +115,16 @@ def _contains(haystack: str, needle: str) -> bool:
     return needle.casefold() in haystack.casefold()
 
 
-def _header_contains(facts: MessageFacts, name: str, needle: str) -> bool:
+def _header_contains(facts: MessageFacts, name: str, needle: str, addresses: bool = False) -> bool:
+    """A header field (any occurrence) contains ``needle``; with
+    ``addresses`` (FROM/TO/CC/BCC) also any display name or normalised
+    addr-spec in it. The store's index answers when it keeps the field."""
     indexed = facts.source.indexed_header(facts.uid, name.lower()) if needle else None
-    if indexed is not None:
+    if indexed is not None:  # indexed address fields carry their address texts too
         values = indexed.split("\n") if indexed else []
         return any(_contains(v, needle) for v in values)
-    if needle and not facts.header_might_contain(needle):
+    might = facts.address_might_contain if addresses else facts.header_might_contain
+    if needle and not might(needle):
         return False
     msg = facts.headers
     if msg is None:
@@ -128,7 +132,10 @@ def _header_contains(facts: MessageFacts, name: str, needle: str) -> bool:
     values = msg.header_values(name)
     if not needle:
         return bool(values)
-    return any(_contains(v, needle) for v in values)
+    if any(_contains(v, needle) for v in values):
+        return True
+    return addresses and any(_contains(text, needle) for raw in msg.header_raw_values(name)
+                             for text in address_texts(raw))
 
 
 def address_texts(raw: bytes) -> list[str]:
@@ -145,22 +152,6 @@ def address_texts(raw: bytes) -> list[str]:
         domain = b"" if host in _PLACEHOLDERS else host
         out.append((local + b"@" + domain if domain else local).decode("utf-8", "replace"))
     return out
-
-
-def _address_contains(facts: MessageFacts, name: str, needle: str) -> bool:
-    """FROM/TO/CC/BCC: the decoded header text, each display name or each
-    normalised addr-spec contains the needle."""
-    if needle and not facts.address_might_contain(needle):
-        return False
-    msg = facts.headers
-    if msg is None:
-        return False
-    values = msg.header_values(name)
-    if not needle:
-        return bool(values)
-    if any(_contains(v, needle) for v in values):
-        return True
-    return any(_contains(text, needle) for raw in msg.header_raw_values(name) for text in address_texts(raw))
 
 
 _FLAG_ONLY = set(_FLAG_KEYS) | {"ALL", "RECENT", "NEW", "OLD", "KEYWORD", "UNKEYWORD", "SAVEDATESUPPORTED"}
@@ -230,7 +221,7 @@ def matches(key: SearchKey, facts: MessageFacts) -> bool:
         sent = msg.sent_date() if msg is not None else None
         return sent is not None and _compare(name[4:], sent, args[0])
     if name in _ADDRESS_HEADERS:
-        return _address_contains(facts, _ADDRESS_HEADERS[name], args[0])
+        return _header_contains(facts, _ADDRESS_HEADERS[name], args[0], addresses=True)
     if name == "SUBJECT":
         return _header_contains(facts, "Subject", args[0])
     if name == "HEADER":

@@ -237,6 +237,30 @@ class Cursor:
         except ValueError:
             raise ParseError("Invalid date-time") from None
 
+    def named_options(self, what: str, known: dict) -> dict:
+        """``(NAME [value] ...)``: ``known`` maps each name to a parser of its
+        value (called after the space) or None for a bare name; a name given
+        twice, an unknown one or an empty list is BAD. {name: value or True}."""
+        options: dict = {}
+        self.expect(b"(", f"Expected '(' before {what}s")
+        while not self.try_(b")"):
+            if options:
+                self.sp()
+            name = self.atom().upper()
+            if name in options:
+                raise ParseError(f"{what} {name} given twice")
+            if name not in known:
+                raise ParseError(f"Unknown {what} {name}")
+            parse = known[name]
+            if parse is None:
+                options[name] = True
+            else:
+                self.sp()
+                options[name] = parse(self)
+        if not options:
+            raise ParseError(f"Empty {what} list")
+        return options
+
     def paren_list(self, item: Callable[[], object]) -> list:
         self.expect(b"(", "Expected '('")
         out = []

@@ -287,11 +287,13 @@ class FolderSync:
             return
         if self.store is not None and self.store.is_watched(self.path):
             self.store.drain_changes()
-            if self._stale or self._own:
+            if not (self._stale or self._own):
+                self.index.set_dirstate(encode_dirstate(state, True))
                 return
-        elif state != self._dir_state or not self._settled:
+        elif state == self._dir_state and self._settled:
+            self.index.set_dirstate(encode_dirstate(state, True))
             return
-        self.index.set_dirstate(encode_dirstate(state, True))
+        self.sync(force=True)  # not sure every change is in: look once more (records it when settled)
 
     def close(self) -> None:
         """Let go of the index connection (the store forgets this folder)."""
