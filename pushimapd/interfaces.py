@@ -130,9 +130,9 @@ class IMailbox(Interface):
     def match_flags(predicate):
         """Positions in ``uids`` of the messages whose flag set satisfies predicate(frozenset)."""
 
-    def column(name):
-        """One value per message aligned with ``uids``: "flags", "modseq",
-        "size" or "internal_time" (bulk FETCH and SEARCH)."""
+    def column(name, positions=None):
+        """One value per message aligned with ``uids`` (or with ``positions``
+        in it): "flags", "modseq", "size" or "internal_time" (bulk FETCH and SEARCH)."""
 
     def first_match(predicate):
         """Position in ``uids`` of the first message whose flags satisfy predicate, or None."""

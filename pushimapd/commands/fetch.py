@@ -190,6 +190,7 @@ def _changed_targets(session, view, uid: bool, seqset: SequenceSet, modifiers: d
 
 
 _CHUNK = 4096  # FETCH lines written before the reactor gets a turn
+_FIRST_CHUNK = 256  # a small first piece, so the client starts reading at once
 
 
 def column_fetch(session, view, items, positions: list[int]):
@@ -205,42 +206,42 @@ def column_fetch(session, view, items, positions: list[int]):
     if any(i.name not in _COLUMN_ITEMS for i in items) or view.has_news() or view.uids != mailbox.uids:
         return None
     uids = view.uids
-    columns = {i.name: mailbox.column(_COLUMN_OF[i.name]) for i in items if i.name != "UID"}
     templates = {"UID": b"UID %d", "FLAGS": b"FLAGS %s", "MODSEQ": b"MODSEQ (%d)",
                  "RFC822.SIZE": b"RFC822.SIZE %d", "INTERNALDATE": b"%s"}
     line = b"* %d FETCH (" + b" ".join(templates[i.name] for i in items) + b")\r\n"
 
-    def values(item, chunk: list[int]) -> list:
+    def values(item, chunk) -> list:
         if item.name == "UID":
             return [uids[p] for p in chunk]
-        column = columns[item.name]
+        column = mailbox.column(_COLUMN_OF[item.name], chunk)
         if item.name == "FLAGS":
             return _flag_lists(view, column, chunk)
         if item.name == "INTERNALDATE":
-            return [_internal_date_bytes(column[p]) for p in chunk]
-        return [column[p] for p in chunk]
+            return [_internal_date_bytes(t) for t in column]
+        return column
 
-    def write(start: int):
-        chunk = positions[start:start + _CHUNK]
+    def write(start: int, size: int):
+        chunk = positions[start:start + size]
         rows = zip([p + 1 for p in chunk], *(values(item, chunk) for item in items))
         session.send_raw(b"".join([line % row for row in rows]))
-        if start + _CHUNK >= len(positions):
+        if start + size >= len(positions):
             return OK("FETCH completed")
-        return Action("yield", {}, done=lambda _: write(start + _CHUNK))
+        return Action("yield", {}, done=lambda _: write(start + size, _CHUNK))
 
-    return write(0)
+    return write(0, _FIRST_CHUNK)
 
 
-def _flag_lists(view, flags, positions: list[int]) -> list[bytes]:
-    """``(\\Seen ...)`` for each position: one rendering per distinct flag
-    set, \\Recent added for the messages recent in this session."""
+def _flag_lists(view, flags: list, positions) -> list[bytes]:
+    """``(\\Seen ...)`` for each of ``positions`` (``flags`` aligned with
+    them): one rendering per distinct flag set, \\Recent added for the
+    messages recent in this session."""
     rendered = {f: flag_list_bytes(f, False) for f in set(flags)}
-    out = [rendered[flags[p]] for p in positions]
+    out = list(map(rendered.__getitem__, flags))
     if view.recent and view.shows_recent:
         uids = view.uids
         for i, p in enumerate(positions):
             if uids[p] in view.recent:
-                out[i] = flag_list_bytes(flags[p], True)
+                out[i] = flag_list_bytes(flags[i], True)
     return out
 
 

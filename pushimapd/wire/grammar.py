@@ -38,8 +38,9 @@ class SequenceSet:
     def contains(self, number: int, largest: int) -> bool:
         return any(a <= number <= b for a, b in self.resolve(largest))
 
-    def positions(self, candidates: Sequence[int], largest: int) -> list[int]:
-        """Indices into sorted ``candidates`` of the members of the set, ascending."""
+    def positions(self, candidates: Sequence[int], largest: int) -> Sequence[int]:
+        """Indices into sorted ``candidates`` of the members of the set,
+        ascending (a ``range`` for a single run, e.g. ``1:*``)."""
         import bisect
 
         spans = []
@@ -49,7 +50,7 @@ class SequenceSet:
             if lo < hi:
                 spans.append((lo, hi))
         if len(spans) == 1:
-            return list(range(*spans[0]))
+            return range(*spans[0])
         chosen: set[int] = set()
         for lo, hi in spans:
             chosen.update(range(lo, hi))

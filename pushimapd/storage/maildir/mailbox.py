@@ -198,14 +198,19 @@ class MaildirMailbox(FolderSync, FolderWrites, MessageReader):
         good = {info for info in set(infos) if predicate(self._flags_of_info(info))}
         return list(itertools.compress(range(len(infos)), map(good.__contains__, infos)))
 
-    def column(self, name: str):
-        """One value per message, aligned with ``uids``: "flags" (frozensets),
-        "modseq", "size" or "internal_time" (unknown sizes and dates are
-        computed first). For whole-mailbox FETCHes and searches."""
+    def column(self, name: str, positions=None):
+        """One value per message, aligned with ``uids`` (or with
+        ``positions`` in it): "flags" (frozensets), "modseq", "size" or
+        "internal_time" (unknown sizes and dates are computed first). For
+        whole-mailbox FETCHes and searches."""
         table = self.table
         if name == "flags":
-            memo = {info: self._flags_of_info(info) for info in set(table.infos)}
-            return list(map(memo.__getitem__, table.infos))
+            infos = table.infos if positions is None else [table.infos[p] for p in positions]
+            memo = {info: self._flags_of_info(info) for info in set(infos)}
+            return list(map(memo.__getitem__, infos))
+        if positions is not None:
+            column = self.column(name)
+            return [column[p] for p in positions]
         if name == "modseq":
             return table.modseqs
         values = table.vsizes if name == "size" else table.mtimes
