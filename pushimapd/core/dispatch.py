@@ -87,10 +87,17 @@ def command(name: str, states: frozenset, parse: Callable = no_arguments, expung
 
     def register(handler: Callable) -> Callable:
         COMMANDS[name] = CommandSpec(name, parse, handler, states, expunge_ok)
+        _PARSERS.clear()
         return handler
 
     return register
 
 
+_PARSERS: dict[str, Callable] = {}
+
+
 def parsers() -> dict[str, Callable]:
-    return {name: spec.parse for name, spec in COMMANDS.items()}
+    """name -> argument parser (made once; every command asks for it)."""
+    if len(_PARSERS) != len(COMMANDS):
+        _PARSERS.update({name: spec.parse for name, spec in COMMANDS.items()})
+    return _PARSERS

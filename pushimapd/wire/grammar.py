@@ -7,6 +7,7 @@ command handlers can pattern-match on them without touching wire bytes.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple, Union
 
@@ -77,13 +78,20 @@ class Section:
     fields: Tuple[str, ...] = ()
 
     def wire(self) -> bytes:
-        pieces = [str(p) for p in self.part]
-        if self.text:
-            pieces.append(self.text)
-        spec = ".".join(pieces).encode("ascii")
-        if self.fields:
-            spec += b" (" + b" ".join(astring(f.encode("ascii")) for f in self.fields) + b")"
-        return spec
+        """The section as it is echoed in a FETCH label (once per section:
+        a FETCH of many messages asks for it for each one)."""
+        return _section_wire(self.part, self.text, self.fields)
+
+
+@functools.lru_cache(maxsize=1024)
+def _section_wire(part: Tuple[int, ...], text: Optional[str], fields: Tuple[str, ...]) -> bytes:
+    pieces = [str(p) for p in part]
+    if text:
+        pieces.append(text)
+    spec = ".".join(pieces).encode("ascii")
+    if fields:
+        spec += b" (" + b" ".join(astring(f.encode("ascii")) for f in fields) + b")"
+    return spec
 
 
 @dataclass(frozen=True)
