@@ -17,12 +17,13 @@ from typing import Optional
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .db import User
+from .db import ReadCache, User
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}\Z")
 # used to keep the time of a check for an unknown user like that of a known one
 _DUMMY_HASH = _hasher.hash("pushimapd-no-such-user")
+_hashes = ReadCache()  # every LOGIN reads the stored hash; the CLI's changes still count at once
 
 
 class UserError(Exception):
@@ -36,13 +37,18 @@ class UserDirectory:
         if User.get_or_none(User.name == name) is not None:
             raise UserError(f"user {name} already exists")
         User.create(name=name, password_hash=_hasher.hash(password))
+        _hashes.clear()
 
     def set_password(self, name: str, password: str) -> None:
-        if User.update(password_hash=_hasher.hash(password)).where(User.name == name).execute() == 0:
+        changed = User.update(password_hash=_hasher.hash(password)).where(User.name == name).execute()
+        _hashes.clear()
+        if changed == 0:
             raise UserError(f"no such user {name}")
 
     def delete(self, name: str) -> None:
-        if User.delete().where(User.name == name).execute() == 0:
+        deleted = User.delete().where(User.name == name).execute()
+        _hashes.clear()
+        if deleted == 0:
             raise UserError(f"no such user {name}")
 
     def names(self) -> list[str]:
@@ -52,8 +58,7 @@ class UserDirectory:
         return User.get_or_none(User.name == name) is not None
 
     def stored_hash(self, name: str) -> Optional[str]:
-        user = User.get_or_none(User.name == name)
-        return user.password_hash if user else None
+        return _hashes.get(name, _load_hash)
 
     @staticmethod
     def check(stored: Optional[str], password: str) -> bool:
@@ -62,6 +67,11 @@ class UserDirectory:
             return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
+
+
+def _load_hash(name) -> Optional[str]:
+    user = User.get_or_none(User.name == name)
+    return user.password_hash if user else None
 
 
 class CredentialCache:

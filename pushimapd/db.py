@@ -7,6 +7,7 @@ server writes. Tables are created on open.
 from __future__ import annotations
 
 import os
+from typing import Any, Callable, Hashable
 
 import peewee
 
@@ -24,6 +25,38 @@ class User(BaseModel):
 
 
 MODELS: list = [User]
+
+
+def data_version() -> int:
+    """A number that changes when another connection (the CLI, a second
+    server) has committed: one cheap pragma, no table read."""
+    return database.connection().execute("PRAGMA data_version").fetchone()[0]
+
+
+class ReadCache:
+    """Rows read per command (a user's password hash, quota limits) kept
+    until another process commits; this process's own writers call `clear`
+    (sqlite does not count a connection's own commits in data_version)."""
+
+    _LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._version: Any = None
+        self._values: dict = {}
+
+    def get(self, key: Hashable, load: Callable[[Hashable], Any]) -> Any:
+        version = data_version()
+        if version != self._version or len(self._values) > self._LIMIT:
+            self._values.clear()
+            self._version = version
+        try:
+            return self._values[key]
+        except KeyError:
+            value = self._values[key] = load(key)
+            return value
+
+    def clear(self) -> None:
+        self._values.clear()
 
 
 def open_database(path: str) -> peewee.SqliteDatabase:

@@ -13,7 +13,7 @@ from typing import Optional
 
 import peewee
 
-from .db import MODELS, BaseModel
+from .db import MODELS, BaseModel, ReadCache
 from .storage.usage import UsageCounter
 
 
@@ -38,15 +38,15 @@ class Limits:
 
 
 class Quotas:
-    """Limits from the database (read at each check, so the CLI can change
-    them while the server runs) and the usage counter."""
+    """Limits from the database (cached until another process commits, so
+    the CLI can change them while the server runs) and the usage counter."""
 
     def __init__(self) -> None:
         self.usage = UsageCounter()
+        self._limits = ReadCache()
 
     def limits(self, user: str) -> Limits:
-        row = QuotaLimit.get_or_none(QuotaLimit.user == user)
-        return Limits(row.storage_kib, row.messages) if row is not None else Limits()
+        return self._limits.get(user, _load_limits)
 
     def set_limits(self, user: str, storage_kib=UNCHANGED, messages=UNCHANGED) -> Limits:
         current = self.limits(user)
@@ -62,4 +62,10 @@ class Quotas:
              .execute())
         else:
             QuotaLimit.delete().where(QuotaLimit.user == user).execute()
+        self._limits.clear()
         return new
+
+
+def _load_limits(user) -> Limits:
+    row = QuotaLimit.get_or_none(QuotaLimit.user == user)
+    return Limits(row.storage_kib, row.messages) if row is not None else Limits()

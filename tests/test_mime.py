@@ -11,6 +11,7 @@ import random
 import pytest
 
 from pushimapd.storage.envelope import parse_addresses
+from pushimapd.storage.maildir.reader import MessageReader
 from pushimapd.storage.mime import ParsedMessage, decode_rfc2047, normalize_crlf
 
 
@@ -743,3 +744,59 @@ def test_random_garbage_never_raises(seed):
             assert result is None or isinstance(result, bytes)
             if result is not None and text in (None, "HEADER", "TEXT", "MIME"):
                 assert result in raw
+
+
+# ------------------------------------------- header sections from the header alone
+
+_HEADER_EDGES = [
+    b"From: a@b\nSubject: lf only\n\nbody\n",
+    b"From: a@b\r\nSubject: mixed\n\r\nbody\r\n",
+    b"From: a@b\r\nSubject: no blank line, no body\r\n",
+    b"\r\nbody right after an empty header\r\n",
+    b"From someone Mon Jan  1 00:00:00 2024\nFrom: a@b\nSubject: mbox\n\nbody\n",
+    b"Subject: folded\r\n  over two\r\n\tlines\r\nTo: c@d\r\n\r\nbody\r\n",
+    b"Subject: stops at a non-field line\r\nthis is not a field\r\n\r\nbody\r\n",
+    b"Subject: lone\rCR\r\nX-A: 1\r\r\n\r\nbody\r\n",
+    b"X-Long: " + b"x" * 20000 + b"\r\nSubject: past the first read\r\n\r\nbody\r\n",
+    b"Subject: \xc3\xa4 8-bit\r\nFrom: a@b\r\n\r\n\r\n\r\nbody after blank lines\r\n",
+]
+
+
+class _FileReader(MessageReader):
+    """A `MessageReader` over plain files, as the Maildir mailbox uses it."""
+
+    def __init__(self, paths):
+        super().__init__()
+        self.paths = paths
+
+    def file_path(self, uid):
+        return self.paths.get(uid)
+
+
+@pytest.mark.parametrize("sample", ["edges", "maildir-sample"])
+def test_header_sections_from_the_header_block_equal_the_whole_message(tmp_path, sample):
+    """FETCH renders BODY[HEADER...] from `header_block` (the body is not
+    read); on every sample and edge case that must equal the full parse."""
+    import pathlib
+
+    if sample == "edges":
+        raws = _HEADER_EDGES
+    else:
+        root = pathlib.Path(__file__).resolve().parent.parent / "maildir-sample"
+        raws = [p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.parent.name in ("cur", "new")]
+        assert len(raws) > 20
+    paths = {}
+    for uid, raw in enumerate(raws, 1):
+        path = tmp_path / str(uid)
+        path.write_bytes(raw)
+        paths[uid] = str(path)
+    reader = _FileReader(paths)
+    fields = [("FROM", "SUBJECT", "DATE"), ("X-LONG",), ("TO", "CC", "MESSAGE-ID"), ("",)]
+    for uid, raw in enumerate(raws, 1):
+        whole = parse(raw)
+        block = reader.header_block(uid)
+        alone = ParsedMessage(block)
+        assert alone.section((), "HEADER") == whole.section((), "HEADER"), raw[:60]
+        for names in fields:
+            for text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+                assert alone.section((), text, names) == whole.section((), text, names), (raw[:60], text, names)

@@ -14,6 +14,7 @@ from ..wire.parser import fetch_attributes
 from . import resync
 from .binary import UnknownTransferEncoding, is_binary_item, render_binary
 from .fetch_extras import BULK_ITEMS, bulk_renderer
+from ..storage.mime import ParsedMessage
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _MONTH_BYTES = [m.encode() for m in _MONTHS]
@@ -262,6 +263,30 @@ def _internal_date_bytes(mtime: int) -> bytes:
     return b'INTERNALDATE "%s %02d:%02d:%02d +0000"' % (date, hours, rest // 60, rest % 60)
 
 
+_HEADER_TEXTS = {"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"}
+
+
+def _header_renderer(view, item: FetchItem):
+    """BODY[HEADER...] and RFC822.HEADER of the top-level message from the
+    header bytes alone (what list views ask for): the body is not read."""
+    if item.name == "RFC822.HEADER":
+        label = b"RFC822.HEADER "
+        make = lambda msg: label + ser.literal(msg.section((), "HEADER"))  # noqa: E731
+    elif (item.name == "BODY" and item.section is not None and not item.section.part
+          and (item.section.text or "").upper() in _HEADER_TEXTS):
+        make = lambda msg: b" ".join(_body_value(msg, item))  # noqa: E731
+    else:
+        return None
+    header_block = view.mailbox.header_block
+
+    def render(uid: int) -> bytes:
+        block = header_block(uid)
+        if block is None:
+            raise FileNotFoundError(uid)
+        return make(ParsedMessage(block))
+    return render
+
+
 def _slow_renderer(session, item: FetchItem):
     return lambda uid: render_item(session, uid, item)
 
@@ -299,7 +324,8 @@ def fetch(session, cmd):
     except InvalidSet as e:
         return BAD(str(e))
     wanted = [u for _, u in targets] if BULK_ITEMS & names else []
-    renderers = [_fast_renderer(view, item) or bulk_renderer(view, item, wanted) or _slow_renderer(session, item)
+    renderers = [_fast_renderer(view, item) or bulk_renderer(view, item, wanted) or _header_renderer(view, item)
+                 or _slow_renderer(session, item)
                  for item in items]
     expunged, out = view.is_expunged, []
     skipped = False  # some were expunged by another session (RFC 2180 4.1.2)

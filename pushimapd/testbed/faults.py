@@ -33,7 +33,7 @@ from typing import Any, Callable, Optional
 
 from twisted.logger import Logger
 
-from ..db import database
+from ..db import data_version, database
 from .models import Fault
 
 log = Logger()
@@ -209,7 +209,7 @@ class FaultBook:
     # -- keeping up with the table --------------------------------------------------
     def refresh(self, force: bool = False) -> bool:
         """Re-read the table when another process committed to the database."""
-        version = database.execute_sql("PRAGMA data_version").fetchone()[0]
+        version = data_version()
         if version == self._version and not force:
             return False
         self._version = version

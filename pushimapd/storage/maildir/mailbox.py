@@ -343,6 +343,10 @@ class MaildirMailbox(FolderSync, FolderWrites, MessageReader):
     def _path_at(self, i: int) -> str:
         return os.path.join(self.path, self.table.subdir(i), self.table.filename(i))
 
+    def known_path(self, uid: int) -> Optional[str]:
+        i = self._pos(uid)
+        return self._path_at(i) if i is not None else None
+
     def file_path(self, uid: int) -> Optional[str]:
         i = self._pos(uid)
         if i is None:

@@ -1,6 +1,8 @@
 """Reading messages of a folder: the parsed-message and header caches.
 
-Mixed into `MaildirMailbox`, which supplies ``file_path(uid)``. Whole
+Mixed into `MaildirMailbox`, which supplies ``known_path(uid)`` (where the
+file was last seen) and ``file_path(uid)`` (checked, rescanning the folder
+when another program renamed it). Whole
 messages are kept in a small LRU; headers alone (what SEARCH and SORT read)
 in a bounded cache, read without the body. Both are dropped when nobody has
 the folder open.
@@ -36,20 +38,38 @@ class MessageReader:
     def file_path(self, uid: int) -> Optional[str]:
         raise NotImplementedError
 
+    def known_path(self, uid: int) -> Optional[str]:
+        return self.file_path(uid)
+
+    def _open_file(self, uid: int):
+        """The message file opened for reading, or None when it is gone. The
+        known path is tried first (one system call when nothing moved)."""
+        path = self.known_path(uid)
+        if path is None:
+            return None
+        try:
+            return open(path, "rb")
+        except FileNotFoundError:
+            pass
+        path = self.file_path(uid)  # renamed or deleted behind our back: look again
+        if path is None:
+            return None
+        try:
+            return open(path, "rb")
+        except FileNotFoundError:
+            return None
+
     def message(self, uid: int) -> Optional[ParsedMessage]:
         """The CRLF-normalised, parsed message (LRU-cached), or None if gone."""
         cached = self._cache.get(uid)
         if cached is not None:
             self._cache.move_to_end(uid)
             return cached
-        path = self.file_path(uid)
-        if path is None:
+        f = self._open_file(uid)
+        if f is None:
             return None
-        try:
-            with open(path, "rb") as f:
-                raw = normalize_crlf(f.read())
-        except FileNotFoundError:
-            return None
+        with f:
+            raw = normalize_crlf(f.read())
         msg = ParsedMessage(raw)
         self._cache[uid] = msg
         if len(self._cache) > _CACHE_SIZE:
@@ -67,23 +87,20 @@ class MessageReader:
         if msg is not None:
             block = msg.section((), "HEADER") or b""
         else:
-            path = self.file_path(uid)
-            if path is None:
+            f = self._open_file(uid)
+            if f is None:
                 return None
-            try:
-                with open(path, "rb") as f:
-                    data = f.read(16384)
-                    while True:
-                        end = header_end(data)
-                        if end >= 0:
-                            data = data[:end]
-                            break
-                        more = f.read(65536)
-                        if not more:
-                            break
-                        data += more
-            except FileNotFoundError:
-                return None
+            with f:
+                data = f.read(16384)
+                while True:
+                    end = header_end(data)
+                    if end >= 0:
+                        data = data[:end]
+                        break
+                    more = f.read(65536)
+                    if not more:
+                        break
+                    data += more
             block = normalize_crlf(data)
         if not keep:
             return block
