@@ -330,6 +330,41 @@ def test_mailbox_name_create_delete_rename_by_another_session(srv):
         assert lists(seen) == [(["\\HasNoChildren"], "Renamed.Again", None)]
 
 
+def test_folders_and_subscriptions_changed_by_other_programs(srv):
+    """A shell, maildrop or Dovecot changes names on disk: told as if a session
+    had (RFC 5465 5.4/5.5), once, and a session's own change not a second time."""
+    import shutil
+
+    user_dir = os.path.join(srv.root, "demo")
+    with connect(srv) as c, connect(srv) as other:
+        c.ok("NOTIFY SET (personal (MailboxName SubscriptionChange))")
+        for sub in ("cur", "new", "tmp"):  # what `maildirmake` or maildrop does
+            os.makedirs(os.path.join(user_dir, ".Lists", sub))
+        assert lists(c.wait_for(lambda r: b"LIST" in r, DEADLINE)) == [(["\\HasNoChildren"], "Lists", None)]
+        make_folder(srv.root, "demo", "Lists.Python")
+        assert lists(c.wait_for(lambda r: b"LIST" in r, DEADLINE)) == [(["\\HasNoChildren"], "Lists.Python", None)]
+        shutil.rmtree(os.path.join(user_dir, ".Lists.Python"))
+        assert lists(c.wait_for(lambda r: b"LIST" in r, DEADLINE)) == [(["\\NonExistent"], "Lists.Python", None)]
+        os.rename(os.path.join(user_dir, ".Lists"), os.path.join(user_dir, ".Mailing"))
+        seen = lists(c.wait_for(lambda r: b"Mailing" in r, DEADLINE))
+        assert sorted(seen) == [(["\\HasNoChildren"], "Mailing", None), (["\\NonExistent"], "Lists", None)]
+        # a subscriptions file replaced the way Dovecot does it (written aside, renamed)
+        path = os.path.join(user_dir, "subscriptions")
+        with open(path + ".lock", "w") as f:
+            f.write("V\t2\n\nMailing\n")
+        os.rename(path + ".lock", path)
+        assert lists(c.wait_for(lambda r: b"LIST" in r, DEADLINE)) == [
+            (["\\HasNoChildren", "\\Subscribed"], "Mailing", None)]
+        os.unlink(path)
+        assert lists(c.wait_for(lambda r: b"LIST" in r, DEADLINE)) == [(["\\HasNoChildren"], "Mailing", None)]
+        # a session's own CREATE is told once: inotify's later report of it is no news
+        other.ok("CREATE Mine")
+        assert lists(c.wait_for(lambda r: b"LIST" in r, DEADLINE)) == [(["\\HasNoChildren"], "Mine", None)]
+        make_folder(srv.root, "demo", "Marker")  # reported after the CREATE's own directory events
+        assert lists(c.wait_for(lambda r: b"Marker" in r, DEADLINE)) == [(["\\HasNoChildren"], "Marker", None)]
+        assert not lists(quiet(c))
+
+
 def test_subscription_change(srv):
     with connect(srv, "CREATE Work") as c, connect(srv) as other:
         c.ok("NOTIFY SET (personal (SubscriptionChange))")

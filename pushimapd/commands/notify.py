@@ -12,7 +12,9 @@ running (and before any command's tagged response):
   ``\\NonExistent`` and OLDNAME) and SubscriptionChange (with or without
   ``\\Subscribed``), METADATA for Mailbox/ServerMetadataChange.
 
-Changes the session made itself are left out (RFC 5465 5). While the client
+Folders and subscriptions changed by other programs are told too (the
+store's `NameChanges`, fed by the inotify watcher). Changes the session
+made itself are left out (RFC 5465 5). While the client
 is not reading, notifications are held (coalesced); past `MAX_PENDING` they
 are dropped for ``* OK [NOTIFICATIONOVERFLOW]`` and NOTIFY is off (5.8).
 """

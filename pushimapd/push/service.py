@@ -45,6 +45,7 @@ class PushService(service.Service):
         self.registry.before_put = self.watcher.drain
         store.is_watched = self.watcher.is_watched
         store.drain_changes = self.watcher.drain
+        self.watcher.on_names = store.names.changed
         self.root = root
         # further pushes a delivery fires besides the registrations, each
         # called as trigger(user, folder, delivered_at) (Delta Chat device tokens)

@@ -3,7 +3,9 @@
 One mechanism serves push and live sessions: a new file in any ``new/`` is a
 delivery (push fires, open sessions get EXISTS); changes in ``cur/`` made by
 other programs resync open mailboxes (EXPUNGE, FETCH FLAGS). Folders that
-appear or disappear are watched or dropped. Events of one reactor turn are
+appear or disappear are watched or dropped, and they and a replaced
+``subscriptions`` file are reported to ``on_names`` (NOTIFY's MailboxName and
+SubscriptionChange for what other programs do). Events of one reactor turn are
 coalesced. ``IN_Q_OVERFLOW`` or a watch that cannot be added switch to
 rescanning, which compares ``new/`` with what was seen, so nothing is missed.
 """
@@ -24,6 +26,7 @@ _DIR_EVENTS = inotify.IN_CREATE | inotify.IN_MOVED_TO | inotify.IN_DELETE | inot
 _MAIL_EVENTS = _DIR_EVENTS
 IN_Q_OVERFLOW = 0x00004000
 IN_IGNORED = 0x00008000
+SUBSCRIPTIONS_FILE = "subscriptions"
 
 
 class _Notifier(inotify.INotify):
@@ -102,6 +105,9 @@ class MaildirWatcher:
         self._changed_names: dict[tuple[str, str], Optional[set]] = {}
         self._delivered_names: dict[tuple[str, str], set] = {}  # new/ names per folder, from events
         self._flush_call = None
+        # on_names(user): a user's folder directories or subscriptions file changed
+        self.on_names: Optional[Callable[[str], None]] = None
+        self._pending_names: set[str] = set()
         self._rescan_loop = task.LoopingCall(self.rescan)
         self._rescan_loop.clock = reactor
 
@@ -245,6 +251,9 @@ class MaildirWatcher:
 
     def _user_event(self, user: str, path, mask) -> None:
         name = self._name(path)
+        if name == SUBSCRIPTIONS_FILE and not mask & inotify.IN_ISDIR:
+            self._queue_names(user)  # replaced (written to a temporary file, renamed) or removed
+            return
         if not name.startswith(".") or name.startswith("..") or not mask & inotify.IN_ISDIR:
             return
         folder = name[1:]
@@ -254,10 +263,18 @@ class MaildirWatcher:
             self._queue_change((user, folder), None)
         elif mask & (inotify.IN_DELETE | inotify.IN_MOVED_FROM):
             self.forget_folder(user, folder)
+        self._queue_names(user)
 
     def _folder_dir_event(self, user: str, folder: str, path, mask) -> None:
         if self._name(path) in ("new", "cur") and mask & (inotify.IN_CREATE | inotify.IN_MOVED_TO):
             self.watch_folder(user, folder)
+            self._queue_names(user)  # a folder is selectable once its cur/ exists
+
+    def _queue_names(self, user: str) -> None:
+        if self.on_names is not None:
+            self._pending_names.add(user)
+            if self._flush_call is None:
+                self._flush_call = self.reactor.callLater(0, self._flush)
 
     def _new_event(self, user: str, folder: str, path, mask) -> None:
         name = self._name(path)
@@ -347,6 +364,12 @@ class MaildirWatcher:
             self._call(self.on_delivery, user, folder, when, new_names)
         for user, folder in sorted(changes):
             self._call(self.on_change, user, folder, names.get((user, folder)))
+        users, self._pending_names = self._pending_names, set()
+        for user in sorted(users):
+            try:
+                self.on_names(user)
+            except Exception:
+                log.failure("telling of {user}'s changed folder names failed", user=user)
 
     @staticmethod
     def _call(callback, user: str, folder: str, *args) -> None:

@@ -184,6 +184,11 @@ class MaildirAccount:
         bus = self.store.bus
         if bus.watched(self.user):
             bus.publish(self.user, AccountEvent(kind, name, origin=bus.acting, old_name=old_name))
+            self.store.names.told(self.user)  # inotify's report of this change is then no news
+
+    def names_now(self) -> tuple[frozenset, frozenset]:
+        """(selectable folders, subscriptions) as they are on disk."""
+        return frozenset(f.name for f in self.folders() if f.selectable), frozenset(self.subscriptions())
 
     def _write_subscriptions(self, names: list[str]) -> None:
         path = os.path.join(self.root, SUBSCRIPTIONS)
@@ -226,6 +231,7 @@ class MailStore:
         self.is_watched = lambda path: False
         self.drain_changes = lambda: None
         self.bus = AccountBus()  # per-user change events for NOTIFY (storage.events)
+        self.names = NameChanges(self)  # folders and subscriptions changed by other programs
 
     def account(self, user: str) -> MaildirAccount:
         if not re.fullmatch(r"[A-Za-z0-9._@+-]+", user) or user.startswith("."):
@@ -289,10 +295,14 @@ class MailStore:
         self.bus.acting = session
 
     def watch_account(self, user: str, listener) -> None:
+        if not self.bus.watched(user):
+            self.names.start(user)
         self.bus.watch(user, listener)
 
     def unwatch_account(self, user: str, listener) -> None:
         self.bus.unwatch(user, listener)
+        if not self.bus.watched(user):
+            self.names.stop(user)
 
     def account_watched(self, user: str) -> bool:
         return self.bus.watched(user)
@@ -317,3 +327,41 @@ class MailStore:
         """At shutdown: remember which folders are fully indexed, close indexes."""
         for key in list(self._mailboxes):
             self._retire(self._mailboxes.pop(key))
+
+
+class NameChanges:
+    """Folders and subscriptions that other programs change (a shell's
+    ``mkdir .Lists``, maildrop making a folder, Dovecot rewriting
+    ``subscriptions``): the watcher says a user's names changed, and what
+    differs from what that user's NOTIFY listeners were last told is
+    published as if a session had done it (no origin). Kept only for users
+    somebody listens to."""
+
+    def __init__(self, store: MailStore) -> None:
+        self.store = store
+        self._told: dict[str, tuple[frozenset, frozenset]] = {}
+
+    def start(self, user: str) -> None:
+        self._told[user] = self.store.account(user).names_now()
+
+    def stop(self, user: str) -> None:
+        self._told.pop(user, None)
+
+    def told(self, user: str) -> None:
+        """This server changed the names itself and has told its listeners."""
+        if user in self._told:
+            self.start(user)
+
+    def changed(self, user: str) -> None:
+        before = self._told.get(user)
+        if before is None:
+            return
+        now = self.store.account(user).names_now()
+        self._told[user] = now
+        (folders0, subs0), (folders1, subs1) = before, now
+        changes = ([(events.DELETED, n) for n in sorted(folders0 - folders1)]  # a rename: old name first
+                   + [(events.CREATED, n) for n in sorted(folders1 - folders0)]
+                   + [(events.SUBSCRIBED, n) for n in sorted(subs1 - subs0)]
+                   + [(events.UNSUBSCRIBED, n) for n in sorted(subs0 - subs1)])
+        for kind, name in changes:
+            self.store.publish(user, AccountEvent(kind, name))
