@@ -162,6 +162,36 @@ def test_utf8_names_and_nonexistent_parents(srv):
         assert new.command(b"SELECT B&APw-cher.Lyrik").status == "NO"  # rev2 names are UTF-8, not mUTF-7
 
 
+RFC2231_MESSAGE = (
+    b"Subject: attachment\r\nFrom: a@example.org\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+    b"--XX\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+    b"--XX\r\nContent-Type: application/pdf;\r\n name*0*=utf-8''Gr%C3%BC%C3%9Fe%20aus%20;\r\n name*1=\"K\";\r\n"
+    b" name*2*=%C3%B6ln.pdf\r\n"
+    b"Content-Disposition: attachment;\r\n filename*0=\"a very long \";\r\n filename*1=\"name.pdf\"\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n--XX--\r\n")
+
+
+def test_rfc2231_parameters_joined_and_decoded_for_rev2(srv):
+    """Continuations are joined for everyone (as Dovecot does); an encoded
+    value is decoded to UTF-8 only for IMAP4rev2 (RFC 9051 7.5.2)."""
+    with rev1(srv) as old, rev2(srv) as new:
+        old.ok("CREATE Attachments")
+        old.append("Attachments", RFC2231_MESSAGE)
+        answers = {}
+        for name, c in (("rev1", old), ("rev2", new)):
+            c.ok("EXAMINE Attachments")
+            (line,) = [u for u in c.ok("FETCH 1 BODYSTRUCTURE").untagged if b" FETCH " in u]
+            pdf = parse(line)[3][1][1]  # the second part of the multipart
+            answers[name] = pdf
+        for pdf in answers.values():
+            assert pdf[0].upper() == b"APPLICATION" and pdf[1].upper() == b"PDF"
+            disposition = pdf[8]
+            assert disposition[0].lower() == b"attachment" and disposition[1] == [b"FILENAME", b"a very long name.pdf"]
+        assert answers["rev1"][2] == [b"NAME*", b"utf-8''Gr%C3%BC%C3%9Fe%20aus%20K%C3%B6ln.pdf"]
+        assert answers["rev2"][2] == [b"NAME*", "Grüße aus Köln.pdf".encode()]
+
+
 def test_namespace_list_status_and_special_use(srv):
     with rev2(srv) as new:
         assert new.ok("NAMESPACE").lines(b"NAMESPACE") == [b'* NAMESPACE (("" ".")) NIL NIL\r\n']

@@ -709,7 +709,7 @@ def test_deep_nesting_does_not_recurse_forever():
     assert m.search_text().endswith("leaf\r\n")
 
 
-def test_parameters_rfc2231_passed_through_and_comments_stripped():
+def test_parameters_rfc2231_joined_and_comments_stripped():
     raw = crlf(
         b"Content-Type: text/plain (a comment); format=flowed;",
         b" title*0*=us-ascii'en'This%20is; title*1=\" fun\"",
@@ -718,9 +718,10 @@ def test_parameters_rfc2231_passed_through_and_comments_stripped():
         b"x",
     )
     assert ParsedMessage(raw).bodystructure(True) == (
-        b'("TEXT" "PLAIN" ("FORMAT" "flowed" "TITLE*0*" "us-ascii\'en\'This%20is" "TITLE*1" " fun"'
+        b'("TEXT" "PLAIN" ("FORMAT" "flowed" "TITLE*" "us-ascii\'en\'This%20is%20fun"'
         b' "CHARSET" "US-ASCII") NIL NIL "7BIT" 3 1 NIL NIL "en-US" NIL)'
     )
+    assert b'"TITLE*" "This is fun"' in ParsedMessage(raw).bodystructure(True, utf8=True)
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -800,3 +801,27 @@ def test_header_sections_from_the_header_block_equal_the_whole_message(tmp_path,
         for names in fields:
             for text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
                 assert alone.section((), text, names) == whole.section((), text, names), (raw[:60], text, names)
+
+
+# ------------------------------------------------------ RFC 2231 in BODYSTRUCTURE
+
+def test_rfc2231_continuations_joined_as_dovecot_does_and_decoded_for_rev2():
+    from pushimapd.storage.bodystructure import join_rfc2231
+
+    example = [(b"charset", b"us-ascii"),  # RFC 2231 section 4.1's example, then a plain one
+               (b"title*0*", b"us-ascii'en'This%20is%20even%20more%20"),
+               (b"title*1*", b"%2A%2A%2Afun%2A%2A%2A%20"), (b"title*2", b"isn't it!"), (b"x", b"y")]
+    assert join_rfc2231(example) == [
+        (b"charset", b"us-ascii"), (b"title*", b"us-ascii'en'This%20is%20even%20more%20%2A%2A%2Afun%2A%2A%2A%20isn%27t%20it!"),
+        (b"x", b"y")]
+    assert join_rfc2231(example, utf8=True)[1] == (b"title*", b"This is even more ***fun*** isn't it!")
+    plain = [(b"Filename*1", b"name.pdf"), (b"Filename*0", b"a very long ")]  # out of order
+    assert join_rfc2231(plain) == join_rfc2231(plain, utf8=True) == [(b"Filename", b"a very long name.pdf")]
+    latin1 = [(b"filename*", b"iso-8859-1'de'Gr%FC%DFe.pdf")]
+    assert join_rfc2231(latin1) == latin1  # a single encoded value is passed through for rev1
+    assert join_rfc2231(latin1, utf8=True) == [(b"filename*", "Grüße.pdf".encode())]
+    unknown = [(b"name*", b"x-nonsense''%FF%FEa")]
+    assert join_rfc2231(unknown, utf8=True) == [(b"name*", "\ufffd\ufffda".encode())]
+    duplicated = [(b"name*0", b"a"), (b"name*0", b"b")]
+    assert join_rfc2231(duplicated) == duplicated  # not well-formed: left as it is
+    assert join_rfc2231([(b"*", b"v"), (b"a*b", b"c")]) == [(b"*", b"v"), (b"a*b", b"c")]

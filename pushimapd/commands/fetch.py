@@ -119,9 +119,9 @@ def render_item(session, uid: int, item: FetchItem) -> bytes:
     if name == "ENVELOPE":
         return b"ENVELOPE " + msg.envelope()
     if name == "BODYSTRUCTURE":
-        return b"BODYSTRUCTURE " + msg.bodystructure(True)
+        return b"BODYSTRUCTURE " + msg.bodystructure(True, "IMAP4REV2" in session.enabled)
     if name == "BODY" and item.section is None:
-        return b"BODY " + msg.bodystructure(False)
+        return b"BODY " + msg.bodystructure(False, "IMAP4REV2" in session.enabled)
     if name == "RFC822":
         return b"RFC822 " + ser.literal(msg.raw)
     if name == "RFC822.HEADER":

@@ -8,33 +8,98 @@ they appear in the message.  Defaults are "TEXT" "PLAIN" ("CHARSET"
 (CRLF) body; lines = number of LFs in the body (as Dovecot counts them; the
 CRLF before a MIME boundary belongs to the boundary, not to the part).
 
+RFC 2231 parameters (``name*0``, ``name*1*``, ``name*``) are joined as
+Dovecot does: continuations concatenated, a plain value as ``NAME``, an
+encoded one as ``NAME*`` still in its ``charset'language'%XX`` form. For an
+IMAP4rev2 session (``utf8``) an encoded value is also decoded to UTF-8, as
+RFC 9051 7.5.2 asks.
+
 The entity only needs: children, message, effective_type(), header(name),
 header_params(name), body_start, end, lines.
 """
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from typing import List, Tuple
 
 from pushimapd.storage.envelope import envelope
 from pushimapd.wire.serializer import nstring, number, plist, string
 
+_SECTION = re.compile(rb"(.+?)\*(?:(\d{1,3})(\*)?|())\Z")  # name*N, name*N*, name*
+_MAX_SECTIONS = 100  # more continuations than any mailer writes: passed through as they are
 
-def _params(params: List[Tuple[bytes, bytes]]) -> bytes:
+
+def join_rfc2231(params: List[Tuple[bytes, bytes]], utf8: bool = False) -> List[Tuple[bytes, bytes]]:
+    """Parameters with RFC 2231 continuations joined (see the module text);
+    each joined parameter takes the place of its first piece."""
+    groups: dict = {}
+    for i, (attr, value) in enumerate(params):
+        m = _SECTION.match(attr)
+        if m is None:
+            continue
+        number_ = m.group(2)
+        section = 0 if number_ is None else int(number_)
+        encoded = number_ is None or m.group(3) is not None
+        groups.setdefault(m.group(1).lower(), []).append((section, i, encoded, value))
+    if not groups:
+        return params
+    out, placed = [], set()
+    first_of = {}
+    for name, pieces in groups.items():
+        sections = [p[0] for p in pieces]
+        if len(pieces) > _MAX_SECTIONS or len(set(sections)) != len(sections):
+            continue
+        first_of[min(p[1] for p in pieces)] = (name, sorted(pieces))
+        placed.update(p[1] for p in pieces)
+    for i, (attr, value) in enumerate(params):
+        if i in first_of:
+            name, pieces = first_of[i]
+            out.append(_joined(params[pieces[0][1]][0][:len(name)], pieces, utf8))
+        elif i not in placed:
+            out.append((attr, value))
+    return out
+
+
+def _joined(name: bytes, pieces, utf8: bool) -> Tuple[bytes, bytes]:
+    if not any(encoded for _, _, encoded, _ in pieces):
+        return name, b"".join(value for *_, value in pieces)
+    if not utf8:  # encoded pieces as they are, plain ones percent-encoded to match
+        head = b"" if pieces[0][2] else b"''"
+        return name + b"*", head + b"".join(
+            value if encoded else _quote(value) for _, _, encoded, value in pieces)
+    charset, raw = b"us-ascii", b""
+    for n, (_, _, encoded, value) in enumerate(pieces):
+        if encoded and n == 0 and value.count(b"'") >= 2:
+            charset, _language, value = value.split(b"'", 2)
+        raw += urllib.parse.unquote_to_bytes(value) if encoded else value
+    try:
+        text = raw.decode(charset.decode("ascii", "replace") or "us-ascii")
+    except (LookupError, UnicodeDecodeError):
+        text = raw.decode("utf-8", "replace")
+    return name + b"*", text.encode("utf-8")
+
+
+def _quote(value: bytes) -> bytes:
+    return urllib.parse.quote_from_bytes(value, safe="!#$&+-.^_`|~").encode("ascii")
+
+
+def _params(params: List[Tuple[bytes, bytes]], utf8: bool = False) -> bytes:
     if not params:
         return b"NIL"
     out = []
-    for attr, value in params:
+    for attr, value in join_rfc2231(params, utf8):
         out += [string(attr.upper()), string(value)]
     return plist(out)
 
 
-def _disposition(ent) -> bytes:
+def _disposition(ent, utf8: bool) -> bytes:
     parsed = ent.header_params("content-disposition")
     if parsed is None or not parsed[0].strip():
         return b"NIL"
     head, params = parsed
-    return plist([string(head.strip()), _params(params)])
+    return plist([string(head.strip()), _params(params, utf8)])
 
 
 def _language(ent) -> bytes:
@@ -55,13 +120,13 @@ def _encoding(ent) -> bytes:
     return string(value or b"7BIT")
 
 
-def bodystructure(ent, extensible: bool) -> bytes:
+def bodystructure(ent, extensible: bool, utf8: bool = False) -> bytes:
     kids = ent.children
     if kids:
-        items = [b"".join(bodystructure(k, extensible) for k in kids),
+        items = [b"".join(bodystructure(k, extensible, utf8) for k in kids),
                  string(ent.subtype.upper())]
         if extensible:
-            items += [_params(ent.params), _disposition(ent), _language(ent),
+            items += [_params(ent.params, utf8), _disposition(ent, utf8), _language(ent),
                       nstring(ent.header("content-location"))]
         return plist(items)
 
@@ -69,7 +134,7 @@ def bodystructure(ent, extensible: bool) -> bytes:
     items = [
         string(ctype.upper()),
         string(subtype.upper()),
-        _params(params),
+        _params(params, utf8),
         nstring(ent.header("content-id")),
         nstring(ent.header("content-description")),
         _encoding(ent),
@@ -77,10 +142,10 @@ def bodystructure(ent, extensible: bool) -> bytes:
     ]
     msg = ent.message
     if msg is not None:
-        items += [envelope(msg.header), bodystructure(msg, extensible), number(ent.lines)]
+        items += [envelope(msg.header), bodystructure(msg, extensible, utf8), number(ent.lines)]
     elif ctype == b"text":
         items.append(number(ent.lines))
     if extensible:
-        items += [nstring(ent.header("content-md5")), _disposition(ent), _language(ent),
+        items += [nstring(ent.header("content-md5")), _disposition(ent, utf8), _language(ent),
                   nstring(ent.header("content-location"))]
     return plist(items)

@@ -397,8 +397,9 @@ class ParsedMessage:
     def envelope(self) -> bytes:
         return _envelope(self._root.header)
 
-    def bodystructure(self, extensible: bool) -> bytes:
-        return _bodystructure(self._root, extensible)
+    def bodystructure(self, extensible: bool, utf8: bool = False) -> bytes:
+        """BODY/BODYSTRUCTURE; ``utf8``: RFC 2231 values decoded (IMAP4rev2)."""
+        return _bodystructure(self._root, extensible, utf8)
 
     def section(self, part: Tuple[int, ...], text: Optional[str],
                 fields: Tuple[str, ...] = ()) -> Optional[bytes]:
