@@ -10,7 +10,8 @@ import random
 
 import pytest
 
-from pushimapd.storage.envelope import parse_addresses
+from pushimapd.commands.fetch_structure import bodystructure, envelope
+from pushimapd.storage.addresses import parse_addresses
 from pushimapd.storage.maildir.reader import MessageReader
 from pushimapd.storage.mime import ParsedMessage, decode_rfc2047, normalize_crlf
 
@@ -82,7 +83,7 @@ def test_plain_missing_parts_are_none():
 
 def test_plain_envelope_rfc3501_example():
     m = ParsedMessage(PLAIN)
-    assert m.envelope() == (
+    assert envelope(m) == (
         b'("Wed, 17 Jul 1996 02:23:25 -0700 (PDT)" "IMAP4rev1 WG mtg summary and minutes" '
         b'(("Terry Gray" NIL "gray" "cac.washington.edu")) '
         b'(("Terry Gray" NIL "gray" "cac.washington.edu")) '
@@ -96,8 +97,8 @@ def test_plain_envelope_rfc3501_example():
 def test_plain_bodystructure():
     m = ParsedMessage(PLAIN)
     # 53 + 2 + 12 + 2 = 69 octets, 2 lines
-    assert m.bodystructure(False) == b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 69 2)'
-    assert m.bodystructure(True) == (
+    assert bodystructure(m, False) == b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 69 2)'
+    assert bodystructure(m, True) == (
         b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 69 2 NIL NIL NIL NIL)'
     )
 
@@ -144,7 +145,7 @@ RFC_EXAMPLE = crlf(
 def test_rfc3501_bodystructure_example_shape():
     m = ParsedMessage(RFC_EXAMPLE)
     # part 1 = "Hello,\r\nthis is text." = 21 octets, 1 line break; part 2 = 8 octets
-    assert m.bodystructure(False) == (
+    assert bodystructure(m, False) == (
         b'(("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 21 1)'
         b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII" "NAME" "cc.diff") '
         b'"<960723163407.20117h@cac.washington.edu>" "Compiled diff" "BASE64" 8 0) "MIXED")'
@@ -198,12 +199,12 @@ def test_alternative_sections():
 
 def test_alternative_bodystructure():
     m = ParsedMessage(ALTERNATIVE)
-    assert m.bodystructure(True) == (
+    assert bodystructure(m, True) == (
         b'(("TEXT" "PLAIN" ("CHARSET" "iso-8859-1") NIL NIL "QUOTED-PRINTABLE" 11 1 NIL NIL NIL NIL)'
         b'("TEXT" "HTML" ("CHARSET" "utf-8") NIL NIL "7BIT" 9 0 NIL NIL ("en" "de") NIL)'
         b' "ALTERNATIVE" ("BOUNDARY" "=_alt") NIL NIL NIL)'
     )
-    assert m.bodystructure(False) == (
+    assert bodystructure(m, False) == (
         b'(("TEXT" "PLAIN" ("CHARSET" "iso-8859-1") NIL NIL "QUOTED-PRINTABLE" 11 1)'
         b'("TEXT" "HTML" ("CHARSET" "utf-8") NIL NIL "7BIT" 9 0) "ALTERNATIVE")'
     )
@@ -275,7 +276,7 @@ def test_nested_sections():
 
 def test_nested_bodystructure():
     m = ParsedMessage(NESTED)
-    assert m.bodystructure(True) == (
+    assert bodystructure(m, True) == (
         b'((("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 10 0 NIL NIL NIL NIL)'
         b'("TEXT" "HTML" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 16 0 NIL NIL NIL NIL)'
         b' "ALTERNATIVE" ("BOUNDARY" "inner") NIL NIL NIL)'
@@ -284,7 +285,7 @@ def test_nested_bodystructure():
         b'("IMAGE" "PNG" NIL NIL NIL "BASE64" 12 NIL ("inline" NIL) NIL NIL)'
         b' "MIXED" ("BOUNDARY" "outer") NIL NIL NIL)'
     )
-    assert m.bodystructure(False) == (
+    assert bodystructure(m, False) == (
         b'((("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 10 0)'
         b'("TEXT" "HTML" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 16 0) "ALTERNATIVE")'
         b'("APPLICATION" "PDF" ("NAME" "doc.pdf") NIL NIL "BASE64" 12)'
@@ -361,14 +362,14 @@ def test_rfc822_bodystructure():
         b' (("Inner Person" NIL "inner" "example.net")) (("Inner Person" NIL "inner" "example.net"))'
         b' NIL NIL NIL NIL "<inner@example.net>")'
     )
-    assert m.envelope().startswith(b'(NIL "Fwd: inner subject" ((NIL NIL "outer" "example.com"))')
-    assert m.bodystructure(False) == (
+    assert envelope(m).startswith(b'(NIL "Fwd: inner subject" ((NIL NIL "outer" "example.com"))')
+    assert bodystructure(m, False) == (
         b'(("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 12 0)'
         b'("MESSAGE" "RFC822" NIL NIL NIL "7BIT" %d ' % inner_size + inner_env +
         b' (("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 10 0)'
         b'("APPLICATION" "OCTET-STREAM" NIL NIL NIL "7BIT" 6) "MIXED") %d) "MIXED")' % inner_lines
     )
-    assert m.bodystructure(True) == (
+    assert bodystructure(m, True) == (
         b'(("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 12 0 NIL NIL NIL NIL)'
         b'("MESSAGE" "RFC822" NIL NIL NIL "7BIT" %d ' % inner_size + inner_env +
         b' (("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 10 0 NIL NIL NIL NIL)'
@@ -392,7 +393,7 @@ def test_top_level_message_rfc822_numbering():
     assert m.section((1,), "TEXT") == b"enclosed body\r\n"
     assert m.section((1, 1), None) == b"enclosed body\r\n"  # non-multipart inner: its body
     assert m.section((1, 2), None) is None
-    assert m.bodystructure(False) == (
+    assert bodystructure(m, False) == (
         b'("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 36 (NIL "enclosed" NIL NIL NIL NIL NIL NIL NIL NIL)'
         b' ("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 15 1) 3)'
     )
@@ -410,7 +411,7 @@ def test_multipart_digest_defaults_to_message_rfc822():
         b"--d--",
     )
     m = ParsedMessage(raw)
-    assert m.bodystructure(False) == (
+    assert bodystructure(m, False) == (
         b'(("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 21 (NIL "one" NIL NIL NIL NIL NIL NIL NIL NIL)'
         b' ("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 5 0) 2) "DIGEST")'
     )
@@ -466,7 +467,7 @@ def test_header_values_unfolded_all_occurrences():
         "third",
     ]
     assert m.header_values("Subject") == ["Spaced  Out"]
-    assert m.envelope().startswith(b'(NIL "Spaced  Out" NIL')
+    assert envelope(m).startswith(b'(NIL "Spaced  Out" NIL')
 
 
 # --------------------------------------------------------------- 8-bit headers and RFC 2047
@@ -484,7 +485,7 @@ EIGHT_BIT = crlf(
 
 
 def test_8bit_envelope_uses_literals():
-    env = ParsedMessage(EIGHT_BIT).envelope()
+    env = envelope(ParsedMessage(EIGHT_BIT))
     assert b'{15}\r\ncaf\xc3\xa9 \xff garbage' in env
     assert b'(({13}\r\nJ\xc3\xb6rg M\xc3\xbcller NIL "joerg" "example.de"))' in env
     # encoded-words are sent as they appear, not decoded
@@ -502,7 +503,7 @@ def test_8bit_header_fields_exact_and_values_decoded():
     assert m.header_values("to") == ["André Pirard <PIRARD@vm1.ulg.ac.be>"]
     assert m.header_values("x-encoded") == ["äöü tail"]  # adjacent words joined
     assert m.search_text() == "Käse\r\n"
-    assert m.bodystructure(False) == b'("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "8BIT" 7 1)'
+    assert bodystructure(m, False) == b'("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "8BIT" 7 1)'
 
 
 def test_8bit_parameter_values_and_field_names_do_not_raise():
@@ -514,7 +515,7 @@ def test_8bit_parameter_values_and_field_names_do_not_raise():
         b"data",
     )
     m = ParsedMessage(raw)
-    assert m.bodystructure(True) == (
+    assert bodystructure(m, True) == (
         b'("APPLICATION" "OCTET-STREAM" ("NAME" {12}\r\nr\xc3\xa9sum\xc3\xa9.pdf) NIL NIL "7BIT" 6'
         b' NIL ("attachment" ("FILENAME*" "UTF-8\'\'r%C3%A9sum%C3%A9.pdf")) NIL NIL)'
     )
@@ -544,7 +545,7 @@ def test_envelope_groups_and_defaults():
         b"x",
     )
     alice = b'(("Alice" NIL "alice" "example.com"))'
-    assert ParsedMessage(raw).envelope() == (
+    assert envelope(ParsedMessage(raw)) == (
         b"(NIL NIL " + alice + b" " + alice + b" " + alice +
         b' ((NIL NIL "undisclosed-recipients" NIL)(NIL NIL NIL NIL))'
         b' ((NIL NIL "Team" NIL)("Bob" NIL "bob" "example.com")("Carol, C." NIL "carol" "example.com")'
@@ -554,8 +555,8 @@ def test_envelope_groups_and_defaults():
 
 
 def test_envelope_missing_headers_all_nil():
-    assert ParsedMessage(b"\r\nbody only\r\n").envelope() == b"(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
-    assert ParsedMessage(b"").envelope() == b"(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
+    assert envelope(ParsedMessage(b"\r\nbody only\r\n")) == b"(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
+    assert envelope(ParsedMessage(b"")) == b"(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
 
 
 def test_envelope_sender_present_and_quoting():
@@ -565,7 +566,7 @@ def test_envelope_sender_present_and_quoting():
         b"Sender: b@example.com",
         b"",
     )
-    env = ParsedMessage(raw).envelope()
+    env = envelope(ParsedMessage(raw))
     assert env == (
         b'(NIL "say \\"hi\\" \\\\ there" ((NIL NIL "a" "example.com")) ((NIL NIL "b" "example.com"))'
         b' ((NIL NIL "a" "example.com")) NIL NIL NIL NIL NIL)'
@@ -595,8 +596,8 @@ def test_no_header_body_separator_all_header():
     assert m.section((), "TEXT") == b""
     assert m.section((1,), None) == b""
     assert m.section((), "HEADER.FIELDS", ("from",)) == b"From: a@b.example\r\n\r\n"
-    assert m.bodystructure(False) == b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 0 0)'
-    assert m.envelope().startswith(b'(NIL "only headers" ((NIL NIL "a" "b.example"))')
+    assert bodystructure(m, False) == b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 0 0)'
+    assert envelope(m).startswith(b'(NIL "only headers" ((NIL NIL "a" "b.example"))')
 
 
 def test_no_header_body_separator_body_starts_at_non_header_line():
@@ -638,7 +639,7 @@ def test_missing_closing_boundary():
     assert m.section((1,), None) == b"one"
     assert m.section((2,), None) == b"two, truncated\r\n"
     assert m.section((3,), None) is None
-    assert m.bodystructure(False) == (
+    assert bodystructure(m, False) == (
         b'(("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 3 0)'
         b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 16 1) "MIXED")'
     )
@@ -647,7 +648,7 @@ def test_missing_closing_boundary():
 def test_missing_boundary_param_is_text_plain():
     raw = crlf(b"Content-Type: multipart/mixed", b"", b"--x", b"stuff", b"--x--")
     m = ParsedMessage(raw)
-    assert m.bodystructure(True) == (
+    assert bodystructure(m, True) == (
         b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 19 3 NIL NIL NIL NIL)')
     assert m.section((1,), None) == crlf(b"--x", b"stuff", b"--x--")
     assert m.section((2,), None) is None
@@ -657,13 +658,13 @@ def test_missing_boundary_param_is_text_plain():
 def test_multipart_without_any_delimiter_is_text_plain():
     raw = crlf(b"Content-Type: multipart/mixed; boundary=zz", b"", b"no parts here")
     m = ParsedMessage(raw)
-    assert m.bodystructure(False) == b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 15 1)'
+    assert bodystructure(m, False) == b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 15 1)'
 
 
 def test_invalid_content_type_defaults_to_text_plain():
     raw = crlf(b"Content-Type: garbage", b"Content-Transfer-Encoding: (comment) Base64", b"", b"aGk=")
     m = ParsedMessage(raw)
-    assert m.bodystructure(False) == b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "BASE64" 6 1)'
+    assert bodystructure(m, False) == b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "BASE64" 6 1)'
     assert m.search_text() == "hi"
 
 
@@ -695,7 +696,7 @@ def test_bare_lf_message_through_normalize():
     assert m.section((), "HEADER") == b"Subject: lf\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n"
     assert m.section((1,), None) == b"line1\r\nline2"
     assert m.section((1,), "MIME") == b"Content-Type: text/plain\r\n\r\n"
-    assert m.bodystructure(False) == (
+    assert bodystructure(m, False) == (
         b'(("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 12 1) "MIXED")')
 
 
@@ -704,7 +705,7 @@ def test_deep_nesting_does_not_recurse_forever():
     head = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i)
                     for i in range(depth))
     m = ParsedMessage(head + b"\r\nleaf\r\n")
-    assert m.bodystructure(True).startswith(b"(((")
+    assert bodystructure(m, True).startswith(b"(((")
     assert m.section((1,) * 10, None) is not None
     assert m.search_text().endswith("leaf\r\n")
 
@@ -717,11 +718,11 @@ def test_parameters_rfc2231_joined_and_comments_stripped():
         b"",
         b"x",
     )
-    assert ParsedMessage(raw).bodystructure(True) == (
+    assert bodystructure(ParsedMessage(raw), True) == (
         b'("TEXT" "PLAIN" ("FORMAT" "flowed" "TITLE*" "us-ascii\'en\'This%20is%20fun"'
         b' "CHARSET" "US-ASCII") NIL NIL "7BIT" 3 1 NIL NIL "en-US" NIL)'
     )
-    assert b'"TITLE*" "This is fun"' in ParsedMessage(raw).bodystructure(True, utf8=True)
+    assert b'"TITLE*" "This is fun"' in bodystructure(ParsedMessage(raw), True, utf8=True)
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -733,9 +734,9 @@ def test_random_garbage_never_raises(seed):
               b"text\r\n", b"Content-Transfer-Encoding: base64\r\n", b"====\r\n", b"\r", b"\n"]
     raw = normalize_crlf(b"".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 40))))
     m = ParsedMessage(raw)
-    m.envelope()
-    m.bodystructure(True)
-    m.bodystructure(False)
+    envelope(m)
+    bodystructure(m, True)
+    bodystructure(m, False)
     m.search_text()
     m.sent_date()
     m.header_values("to")
@@ -806,7 +807,7 @@ def test_header_sections_from_the_header_block_equal_the_whole_message(tmp_path,
 # ------------------------------------------------------ RFC 2231 in BODYSTRUCTURE
 
 def test_rfc2231_continuations_joined_as_dovecot_does_and_decoded_for_rev2():
-    from pushimapd.storage.bodystructure import join_rfc2231
+    from pushimapd.commands.fetch_structure import join_rfc2231
 
     example = [(b"charset", b"us-ascii"),  # RFC 2231 section 4.1's example, then a plain one
                (b"title*0*", b"us-ascii'en'This%20is%20even%20more%20"),

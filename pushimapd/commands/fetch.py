@@ -14,6 +14,7 @@ from ..wire.parser import fetch_attributes
 from . import resync
 from .binary import UnknownTransferEncoding, is_binary_item, render_binary
 from .fetch_extras import BULK_ITEMS, bulk_renderer
+from .fetch_structure import bodystructure, envelope
 from ..storage.mime import ParsedMessage
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -117,11 +118,11 @@ def render_item(session, uid: int, item: FetchItem) -> bytes:
     if msg is None:
         raise FileNotFoundError(uid)
     if name == "ENVELOPE":
-        return b"ENVELOPE " + msg.envelope()
+        return b"ENVELOPE " + envelope(msg)
     if name == "BODYSTRUCTURE":
-        return b"BODYSTRUCTURE " + msg.bodystructure(True, "IMAP4REV2" in session.enabled)
+        return b"BODYSTRUCTURE " + bodystructure(msg, True, "IMAP4REV2" in session.enabled)
     if name == "BODY" and item.section is None:
-        return b"BODY " + msg.bodystructure(False, "IMAP4REV2" in session.enabled)
+        return b"BODY " + bodystructure(msg, False, "IMAP4REV2" in session.enabled)
     if name == "RFC822":
         return b"RFC822 " + ser.literal(msg.raw)
     if name == "RFC822.HEADER":

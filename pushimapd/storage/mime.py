@@ -24,8 +24,6 @@ from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import Iterable, List, Optional, Tuple, Union
 
-from pushimapd.storage.bodystructure import bodystructure as _bodystructure
-from pushimapd.storage.envelope import envelope as _envelope
 
 __all__ = ["normalize_crlf", "ParsedMessage", "decode_rfc2047", "UnknownTransferEncoding"]
 
@@ -394,12 +392,10 @@ class ParsedMessage:
     def _root(self) -> _Entity:
         return _Entity(self.raw, 0, len(self.raw))
 
-    def envelope(self) -> bytes:
-        return _envelope(self._root.header)
-
-    def bodystructure(self, extensible: bool, utf8: bool = False) -> bytes:
-        """BODY/BODYSTRUCTURE; ``utf8``: RFC 2231 values decoded (IMAP4rev2)."""
-        return _bodystructure(self._root, extensible, utf8)
+    @property
+    def root(self) -> _Entity:
+        """The top-level entity (what ENVELOPE and BODYSTRUCTURE are rendered from)."""
+        return self._root
 
     def section(self, part: Tuple[int, ...], text: Optional[str],
                 fields: Tuple[str, ...] = ()) -> Optional[bytes]:

@@ -12,7 +12,7 @@ import time
 from typing import Optional
 
 from ..wire.grammar import SearchKey
-from .envelope import parse_addresses
+from .addresses import parse_addresses
 from .mime import decode_rfc2047
 
 _FLAG_KEYS = {

@@ -15,7 +15,7 @@ import unicodedata
 from email.utils import parsedate_to_datetime
 from typing import Callable, Iterable, Optional
 
-from .envelope import parse_addresses
+from .addresses import parse_addresses
 from .mime import ParsedMessage, decode_rfc2047
 
 SORT_KEYS = ("ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO")

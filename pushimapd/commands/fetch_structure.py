@@ -1,4 +1,11 @@
-"""BODY / BODYSTRUCTURE (RFC 3501 §7.4.2) from a parsed MIME entity tree.
+"""ENVELOPE and BODY / BODYSTRUCTURE (RFC 3501 §7.4.2) of a parsed message.
+
+The wire rendering of a store's `storage.mime.ParsedMessage` (the store
+parses; this protocol side renders). ENVELOPE addresses come from
+`storage.addresses`; display names are sent as they appear in the header
+(RFC 2047 encoded-words are not decoded), as Dovecot does.
+
+BODYSTRUCTURE conventions (applied consistently): media type, subtype, transfer encoding
 
 Conventions (applied consistently): media type, subtype, transfer encoding
 and parameter attribute names are upper-cased (as in the RFC 3501 examples);
@@ -14,7 +21,7 @@ encoded one as ``NAME*`` still in its ``charset'language'%XX`` form. For an
 IMAP4rev2 session (``utf8``) an encoded value is also decoded to UTF-8, as
 RFC 9051 7.5.2 asks.
 
-The entity only needs: children, message, effective_type(), header(name),
+An entity only needs: children, message, effective_type(), header(name),
 header_params(name), body_start, end, lines.
 """
 
@@ -22,10 +29,10 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from typing import List, Tuple
+from typing import Callable, List, Optional, Tuple
 
-from pushimapd.storage.envelope import envelope
-from pushimapd.wire.serializer import nstring, number, plist, string
+from ..storage.addresses import Address, parse_addresses
+from ..wire.serializer import nstring, number, plist, string
 
 _SECTION = re.compile(rb"(.+?)\*(?:(\d{1,3})(\*)?|())\Z")  # name*N, name*N*, name*
 _MAX_SECTIONS = 100  # more continuations than any mailer writes: passed through as they are
@@ -120,10 +127,21 @@ def _encoding(ent) -> bytes:
     return string(value or b"7BIT")
 
 
-def bodystructure(ent, extensible: bool, utf8: bool = False) -> bytes:
+def envelope(msg) -> bytes:
+    """ENVELOPE of a `ParsedMessage`."""
+    return envelope_of(msg.root.header)
+
+
+def bodystructure(msg, extensible: bool, utf8: bool = False) -> bytes:
+    """BODYSTRUCTURE (``extensible``) or BODY of a `ParsedMessage`; ``utf8``:
+    RFC 2231 values decoded (IMAP4rev2 sessions)."""
+    return bodystructure_of(msg.root, extensible, utf8)
+
+
+def bodystructure_of(ent, extensible: bool, utf8: bool = False) -> bytes:
     kids = ent.children
     if kids:
-        items = [b"".join(bodystructure(k, extensible, utf8) for k in kids),
+        items = [b"".join(bodystructure_of(k, extensible, utf8) for k in kids),
                  string(ent.subtype.upper())]
         if extensible:
             items += [_params(ent.params, utf8), _disposition(ent, utf8), _language(ent),
@@ -142,10 +160,35 @@ def bodystructure(ent, extensible: bool, utf8: bool = False) -> bytes:
     ]
     msg = ent.message
     if msg is not None:
-        items += [envelope(msg.header), bodystructure(msg, extensible, utf8), number(ent.lines)]
+        items += [envelope_of(msg.header), bodystructure_of(msg, extensible, utf8), number(ent.lines)]
     elif ctype == b"text":
         items.append(number(ent.lines))
     if extensible:
         items += [nstring(ent.header("content-md5")), _disposition(ent, utf8), _language(ent),
                   nstring(ent.header("content-location"))]
     return plist(items)
+
+
+def address_list(addrs: List[Address]) -> bytes:
+    if not addrs:
+        return b"NIL"
+    return b"(" + b"".join(plist(nstring(f) for f in a) for a in addrs) + b")"
+
+
+def envelope_of(get: Callable[[str], Optional[bytes]]) -> bytes:
+    """ENVELOPE of an entity's header; `get(name)` returns the first raw unfolded value."""
+    frm = parse_addresses(get("from"))
+    sender = parse_addresses(get("sender")) or frm
+    reply_to = parse_addresses(get("reply-to")) or frm
+    return plist([
+        nstring(get("date")),
+        nstring(get("subject")),
+        address_list(frm),
+        address_list(sender),
+        address_list(reply_to),
+        address_list(parse_addresses(get("to"))),
+        address_list(parse_addresses(get("cc"))),
+        address_list(parse_addresses(get("bcc"))),
+        nstring(get("in-reply-to")),
+        nstring(get("message-id")),
+    ])

@@ -1,19 +1,17 @@
-"""ENVELOPE (RFC 3501 §7.4.2) from raw header values.
+"""Addresses in raw header values (From, To, ...), for ENVELOPE, SEARCH and SORT.
 
 Addresses are parsed from the raw bytes with a small RFC 5322 tokenizer so
 that groups, routes, quoted strings and comments are handled, and so that raw
 8-bit bytes pass through untouched.  Display names are sent as they appear in
 the header (RFC 2047 encoded-words are *not* decoded, quoted strings are
-unquoted), like Dovecot does.  An address with no local part or no domain
+unquoted), like Dovecot does; the wire form is `commands.fetch_structure`.  An address with no local part or no domain
 gets Dovecot's placeholders "MISSING_MAILBOX" / "MISSING_DOMAIN", because a
 NIL host would be read by clients as the start of a group.
 """
 
 from __future__ import annotations
 
-from typing import Callable, List, NamedTuple, Optional, Tuple
-
-from pushimapd.wire.serializer import nstring, plist
+from typing import List, NamedTuple, Optional, Tuple
 
 Address = Tuple[Optional[bytes], Optional[bytes], Optional[bytes], Optional[bytes]]
 
@@ -170,28 +168,3 @@ def parse_addresses(value: Optional[bytes]) -> List[Address]:
     if in_group:
         out.append(_GROUP_END)
     return out
-
-
-def address_list(addrs: List[Address]) -> bytes:
-    if not addrs:
-        return b"NIL"
-    return b"(" + b"".join(plist(nstring(f) for f in a) for a in addrs) + b")"
-
-
-def envelope(get: Callable[[str], Optional[bytes]]) -> bytes:
-    """Wire form of ENVELOPE; `get(name)` returns the first raw unfolded value."""
-    frm = parse_addresses(get("from"))
-    sender = parse_addresses(get("sender")) or frm
-    reply_to = parse_addresses(get("reply-to")) or frm
-    return plist([
-        nstring(get("date")),
-        nstring(get("subject")),
-        address_list(frm),
-        address_list(sender),
-        address_list(reply_to),
-        address_list(parse_addresses(get("to"))),
-        address_list(parse_addresses(get("cc"))),
-        address_list(parse_addresses(get("bcc"))),
-        nstring(get("in-reply-to")),
-        nstring(get("message-id")),
-    ])
