@@ -338,12 +338,14 @@ def test_folders_and_subscriptions_changed_by_other_programs(srv):
     user_dir = os.path.join(srv.root, "demo")
     with connect(srv) as c, connect(srv) as other:
         c.ok("NOTIFY SET (personal (MailboxName SubscriptionChange))")
-        for sub in ("cur", "new", "tmp"):  # what `maildirmake` or maildrop does
+        for sub in ("tmp", "new", "cur"):  # what `maildirmake` does, in its order
             os.makedirs(os.path.join(user_dir, ".Lists", sub))
         assert lists(c.wait_for(lambda r: b"LIST" in r, DEADLINE)) == [(["\\HasNoChildren"], "Lists", None)]
         make_folder(srv.root, "demo", "Lists.Python")
         assert lists(c.wait_for(lambda r: b"LIST" in r, DEADLINE)) == [(["\\HasNoChildren"], "Lists.Python", None)]
-        shutil.rmtree(os.path.join(user_dir, ".Lists.Python"))
+        # moved aside first: the server may be writing the folder's index while it goes
+        os.rename(os.path.join(user_dir, ".Lists.Python"), os.path.join(user_dir, "..gone"))
+        shutil.rmtree(os.path.join(user_dir, "..gone"), ignore_errors=True)
         assert lists(c.wait_for(lambda r: b"LIST" in r, DEADLINE)) == [(["\\NonExistent"], "Lists.Python", None)]
         os.rename(os.path.join(user_dir, ".Lists"), os.path.join(user_dir, ".Mailing"))
         seen = lists(c.wait_for(lambda r: b"Mailing" in r, DEADLINE))
