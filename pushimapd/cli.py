@@ -23,7 +23,12 @@ from .sample import ensure_sample_users, resolve_paths
 
 
 class CommandFailed(Exception):
-    pass
+    """A one-line reason; ``status`` is the exit status (1 unless a sysexits code says more)."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
+
 
 
 def _read_password(prompt: str = "Password: ") -> str:
@@ -117,16 +122,22 @@ def cmd_quota(args) -> None:
 
 
 def cmd_deliver(args) -> None:
-    from .deliver import DeliveryError, deliver
+    from .deliver import EX_NOUSER, EX_TEMPFAIL, DeliveryError, deliver
 
-    root, users = _open(args)
-    if not users.exists(args.name):
-        raise CommandFailed(f"no such user {args.name}")
+    try:
+        root, users = _open(args)
+        known = users.exists(args.name)
+    except Exception as e:  # the database is locked, unreadable, ...: try again later
+        raise CommandFailed(f"cannot read the user database: {e}", EX_TEMPFAIL) from None
+    if not known:
+        raise CommandFailed(f"no such user {args.name}", EX_NOUSER)
     data = sys.stdin.buffer.read()
     try:
         path = deliver(root, args.name, args.folder, data)
     except DeliveryError as e:
-        raise CommandFailed(str(e)) from None
+        raise CommandFailed(str(e), e.status) from None
+    except OSError as e:  # disk full, permissions: the MTA keeps the message and retries
+        raise CommandFailed(f"cannot write the message: {e}", EX_TEMPFAIL) from None
     print(f"delivered {len(data)} bytes to {path}")
 
 
@@ -200,7 +211,7 @@ def main(argv=None) -> int:
         args.func(args)
     except (CommandFailed, TestbedFailed) as e:
         print(f"pushimapd: {e}", file=sys.stderr)
-        return 1
+        return getattr(e, "status", 1)
     except OSError as e:
         print(f"pushimapd: {e}", file=sys.stderr)
         return 1

@@ -9,8 +9,19 @@ import time
 from .storage.names import MailboxError, validate_name
 
 
+# sysexits(3) codes, so an MTA running `pushimapd deliver` (Postfix pipe(8),
+# procmail, fetchmail --mda) bounces only what can never be delivered and
+# keeps the rest queued: an unknown user is permanent, anything else is
+# retried later, so nothing is lost.
+EX_DATAERR, EX_NOUSER, EX_TEMPFAIL = 65, 67, 75
+
+
 class DeliveryError(Exception):
-    pass
+    """Why a message cannot be delivered; ``status`` is its sysexits(3) code."""
+
+    def __init__(self, message: str, status: int = EX_TEMPFAIL):
+        super().__init__(message)
+        self.status = status
 
 
 _sequence = 0
@@ -21,14 +32,15 @@ def deliver(root: str, user: str, folder: str, data: bytes) -> str:
     global _sequence
     user_dir = os.path.join(root, user)
     if not os.path.isdir(user_dir):
-        raise DeliveryError(f"no Maildir for user {user} at {user_dir}")
+        raise DeliveryError(f"no Maildir for user {user} at {user_dir}", EX_NOUSER)
     try:
         name = validate_name(folder)
     except MailboxError as e:
-        raise DeliveryError(f"invalid folder {folder!r}: {e}") from None
+        raise DeliveryError(f"invalid folder {folder!r}: {e}", EX_DATAERR) from None
     path = user_dir if name == "INBOX" else os.path.join(user_dir, "." + name)
     if not os.path.isdir(os.path.join(path, "new")):
-        raise DeliveryError(f"no folder {folder!r} for user {user}")
+        # the MTA keeps the message until the folder is made (nothing lost)
+        raise DeliveryError(f"no folder {folder!r} for user {user}", EX_TEMPFAIL)
     _sequence += 1
     now = time.time()
     secs = int(now)
