@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 # chromium: the web console is tested in a real browser (playwright drives it)
 # dovecot-imapd: the takeover test makes a Maildir with Dovecot itself (run privately
 # on 127.0.0.1 by the test; the package's own service is not started, see below)
-APT_PACKAGES="isync curl offlineimap3 fetchmail getmail6 mutt openssl python3-venv dovecot-imapd chromium"
+# postfix: a private instance (own config, queue and port) delivers into the Maildirs under test;
+# the package is installed unconfigured ("No configuration") and its own service is not started
+APT_PACKAGES="isync curl offlineimap3 fetchmail getmail6 mutt openssl python3-venv dovecot-imapd chromium postfix"
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 missing=""
 for pkg in $APT_PACKAGES; do
@@ -22,6 +24,7 @@ if [ -n "$missing" ]; then
         made_policy=1
     fi
     $SUDO apt-get update -qq
+    echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
     $SUDO apt-get install -y -qq $missing >/dev/null
     [ -z "$made_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
 fi
