@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 # chromium: the web console is tested in a real browser (playwright drives it)
 # dovecot-imapd: the takeover test makes a Maildir with Dovecot itself (run privately
 # on 127.0.0.1 by the test; the package's own service is not started, see below)
-APT_PACKAGES="isync curl offlineimap3 fetchmail getmail6 mutt openssl python3-venv dovecot-imapd chromium"
+# thunderbird: runs headless (--headless, no X server needed) in tests/test_client_thunderbird.py
+APT_PACKAGES="isync curl offlineimap3 fetchmail getmail6 mutt openssl python3-venv dovecot-imapd chromium thunderbird"
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 missing=""
 for pkg in $APT_PACKAGES; do
