@@ -149,18 +149,20 @@ _SECRET_COMMANDS = (b"LOGIN", b"AUTHENTICATE")
 
 def _redact(data: bytes, mid_command: bool) -> bytes:
     """Before login: never a password. Literal data, SASL responses and the
-    arguments of LOGIN/AUTHENTICATE are replaced by their size."""
+    arguments of LOGIN/AUTHENTICATE are replaced by their size. Line ends are
+    kept, so a trace shows the next command on a line of its own."""
     if mid_command:
-        return b"[%d bytes redacted]" % len(data)
+        text = data.rstrip(b"\r\n")
+        return b"[%d bytes redacted]" % len(text) + data[len(text):]
     lines = []
     for line in data.split(b"\n"):
-        head = line.split(b" ", 2)
-        if len(head) > 2 and head[1].upper() in _SECRET_COMMANDS or b"{" in line:
-            lines.append(b" ".join(head[:2]) + b" [redacted]")
-        elif len(head) < 2 and line.strip():
-            lines.append(b"[%d bytes redacted]" % len(line))
-        else:
-            lines.append(line)
+        text = line.rstrip(b"\r")
+        head = text.split(b" ", 2)
+        if len(head) > 2 and head[1].upper() in _SECRET_COMMANDS or b"{" in text:
+            text = b" ".join(head[:2]) + b" [redacted]"
+        elif len(head) < 2 and text.strip():
+            text = b"[%d bytes redacted]" % len(text)
+        lines.append(text + line[len(line.rstrip(b"\r")):])
     return b"\n".join(lines)
 
 

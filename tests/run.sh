@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # on 127.0.0.1 by the test; the package's own service is not started, see below)
 # postfix: a private instance (own config, queue and port) delivers into the Maildirs under test;
 # the package is installed unconfigured ("No configuration") and its own service is not started
-APT_PACKAGES="isync curl offlineimap3 fetchmail getmail6 mutt openssl python3-venv dovecot-imapd chromium postfix"
+# thunderbird: runs headless (--headless, no X server needed) in tests/test_client_thunderbird.py
+APT_PACKAGES="isync curl offlineimap3 fetchmail getmail6 mutt openssl python3-venv dovecot-imapd chromium postfix thunderbird"
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 missing=""
 for pkg in $APT_PACKAGES; do

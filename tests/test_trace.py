@@ -39,3 +39,21 @@ def test_trace_shows_commands_but_no_password(maildir_root):
     log = srv.log
     assert b"LOGOUT" in log and b"NOOP" in log  # the trace is there
     assert pw not in log and token not in log
+
+
+def test_redaction_keeps_line_ends():
+    """A redacted line keeps its CRLF: Thunderbird's SASL PLAIN response (sent
+    after the ``+`` continuation) used to lose it, so the trace file showed it
+    joined to the next command, e.g. ``[18 bytes redacted]80 namespace``,
+    stamped with that command's time."""
+    from pushimapd.service import _redact
+
+    token = base64.b64encode(b"\0demo\0" + PASSWORD.encode())
+    assert _redact(token + b"\r\n", True) == b"[%d bytes redacted]\r\n" % len(token)
+    assert _redact(b"secret", True) == b"[6 bytes redacted]"  # a chunk without a line end
+    assert _redact(b"79 authenticate PLAIN\r\n", False) == b"79 authenticate [redacted]\r\n"
+    assert _redact(b"a LOGIN demo " + PASSWORD.encode() + b"\r\nb NOOP\r\n", False) == (
+        b"a LOGIN [redacted]\r\nb NOOP\r\n")
+    assert _redact(b"a LOGIN {4}\r\n", False) == b"a LOGIN [redacted]\r\n"
+    assert _redact(token + b"\r\n", False) == b"[%d bytes redacted]\r\n" % len(token)
+    assert _redact(b"a NOOP\n", False) == b"a NOOP\n"
