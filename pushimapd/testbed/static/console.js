@@ -187,18 +187,29 @@ function faultRows(faults) {
 
 async function clearFaults(which) {
   await api("/api/faults/clear", which);
-  renderFaults(await api("/api/faults"));
+  await reloadFaults();
 }
 
 function renderFaults(faults) {
   document.querySelector("#faults tbody").replaceChildren(...faultRows(faults));
 }
 
+// Every change of the table is streamed; a list fetched with GET is shown only
+// when no streamed one arrived while it was on its way (it may be older: a fault
+// can fire between the GET and its answer reaching the page).
+let faultsStreamed = 0;
+
+async function reloadFaults() {
+  const seen = faultsStreamed;
+  const faults = await api("/api/faults");
+  if (seen === faultsStreamed) renderFaults(faults);
+}
+
 function pageFaults() {
   const form = document.getElementById("fault-form");
   showFieldsFor(form);
-  api("/api/faults").then(renderFaults);
-  stream("/api/stream", {faults: renderFaults});
+  reloadFaults();
+  stream("/api/stream", {faults: (faults) => { faultsStreamed += 1; renderFaults(faults); }});
   document.getElementById("clear-all").addEventListener("click", () => clearFaults({}));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -212,7 +223,7 @@ function pageFaults() {
     try {
       const fault = await api("/api/faults", values);
       showResult(form, `fault ${fault.id} added: ${fault.description}`, true);
-      renderFaults(await api("/api/faults"));
+      await reloadFaults();
     } catch (e) { showResult(form, e.message, false); }
   });
 }
