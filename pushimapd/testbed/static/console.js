@@ -142,8 +142,12 @@ function attemptRow(a) {
     el("td", {}, a.detail + (a.simulated ? " — fault: " + a.simulated : "")));
 }
 
+let pushLoads = 0;  // answers of overlapping loads can arrive out of order: only the newest is shown
+
 async function loadPush() {
+  const ticket = ++pushLoads;
   const state = await api("/api/push");
+  if (ticket !== pushLoads) return;
   const fill = (selector, rows) => document.querySelector(selector + " tbody").replaceChildren(...rows);
   fill("#registrations", state.registrations.map((r) => el("tr", {},
     el("td", {}, r.user), el("td", {}, r.kind), el("td", {class: "mono"}, r.url),
