@@ -30,7 +30,6 @@ class CommandFailed(Exception):
         self.status = status
 
 
-
 def _read_password(prompt: str = "Password: ") -> str:
     if sys.stdin.isatty():
         first = getpass.getpass(prompt)

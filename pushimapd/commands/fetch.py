@@ -117,6 +117,12 @@ def render_item(session, uid: int, item: FetchItem) -> bytes:
     msg = mailbox.message(uid)
     if msg is None:
         raise FileNotFoundError(uid)
+    return render_message_item(session, msg, item)
+
+
+def render_message_item(session, msg: ParsedMessage, item: FetchItem) -> bytes:
+    """An item rendered from the message's bytes (all but the metadata items)."""
+    name = item.name
     if name == "ENVELOPE":
         return b"ENVELOPE " + envelope(msg)
     if name == "BODYSTRUCTURE":
@@ -267,16 +273,13 @@ def _internal_date_bytes(mtime: int) -> bytes:
 _HEADER_TEXTS = {"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"}
 
 
-def _header_renderer(view, item: FetchItem):
-    """BODY[HEADER...] and RFC822.HEADER of the top-level message from the
-    header bytes alone (what list views ask for): the body is not read."""
-    if item.name == "RFC822.HEADER":
-        label = b"RFC822.HEADER "
-        make = lambda msg: label + ser.literal(msg.section((), "HEADER"))  # noqa: E731
-    elif (item.name == "BODY" and item.section is not None and not item.section.part
-          and (item.section.text or "").upper() in _HEADER_TEXTS):
-        make = lambda msg: b" ".join(_body_value(msg, item))  # noqa: E731
-    else:
+def _header_renderer(session, view, item: FetchItem):
+    """BODY[HEADER...] and RFC822.HEADER of the top-level message rendered
+    from the header bytes alone (what list views ask for): the body is not read."""
+    header_only = item.name == "RFC822.HEADER" or (
+        item.name == "BODY" and item.section is not None and not item.section.part
+        and (item.section.text or "").upper() in _HEADER_TEXTS)
+    if not header_only:
         return None
     header_block = view.mailbox.header_block
 
@@ -284,7 +287,7 @@ def _header_renderer(view, item: FetchItem):
         block = header_block(uid)
         if block is None:
             raise FileNotFoundError(uid)
-        return make(ParsedMessage(block))
+        return render_message_item(session, ParsedMessage(block), item)
     return render
 
 
@@ -325,7 +328,7 @@ def fetch(session, cmd):
     except InvalidSet as e:
         return BAD(str(e))
     wanted = [u for _, u in targets] if BULK_ITEMS & names else []
-    renderers = [_fast_renderer(view, item) or bulk_renderer(view, item, wanted) or _header_renderer(view, item)
+    renderers = [_fast_renderer(view, item) or bulk_renderer(view, item, wanted) or _header_renderer(session, view, item)
                  or _slow_renderer(session, item)
                  for item in items]
     expunged, out = view.is_expunged, []

@@ -34,7 +34,7 @@ from typing import Callable, List, Optional, Tuple
 from ..storage.addresses import Address, parse_addresses
 from ..wire.serializer import nstring, number, plist, string
 
-_SECTION = re.compile(rb"(.+?)\*(?:(\d{1,3})(\*)?|())\Z")  # name*N, name*N*, name*
+_SECTION = re.compile(rb"(.+?)\*(?:(\d{1,3})(\*)?)?\Z")  # name*N, name*N*, name*
 _MAX_SECTIONS = 100  # more continuations than any mailer writes: passed through as they are
 
 

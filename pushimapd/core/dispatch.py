@@ -98,6 +98,6 @@ _PARSERS: dict[str, Callable] = {}
 
 def parsers() -> dict[str, Callable]:
     """name -> argument parser (made once; every command asks for it)."""
-    if len(_PARSERS) != len(COMMANDS):
+    if not _PARSERS:  # emptied whenever a command is registered
         _PARSERS.update({name: spec.parse for name, spec in COMMANDS.items()})
     return _PARSERS

@@ -272,9 +272,7 @@ class MaildirWatcher:
 
     def _queue_names(self, user: str) -> None:
         if self.on_names is not None:
-            self._pending_names.add(user)
-            if self._flush_call is None:
-                self._flush_call = self.reactor.callLater(0, self._flush)
+            self._queue(self._pending_names, user)
 
     def _new_event(self, user: str, folder: str, path, mask) -> None:
         name = self._name(path)
@@ -304,7 +302,7 @@ class MaildirWatcher:
             self._changed_names[key] = None
         self._queue(self._pending_change, key)
 
-    def _queue(self, pending: set, key: tuple[str, str]) -> None:
+    def _queue(self, pending: set, key) -> None:
         pending.add(key)
         if self._flush_call is None:
             self._flush_call = self.reactor.callLater(0, self._flush)
@@ -366,17 +364,16 @@ class MaildirWatcher:
             self._call(self.on_change, user, folder, names.get((user, folder)))
         users, self._pending_names = self._pending_names, set()
         for user in sorted(users):
-            try:
-                self.on_names(user)
-            except Exception:
-                log.failure("telling of {user}'s changed folder names failed", user=user)
+            self._call(self.on_names, user)
 
     @staticmethod
-    def _call(callback, user: str, folder: str, *args) -> None:
+    def _call(callback, user: str, *args) -> None:
+        """One callback of a flush; a failing one is logged and the others still run."""
         try:
-            callback(user, folder, *args)
+            callback(user, *args)
         except Exception:
-            log.failure("handling a change in {user}/{folder} failed", user=user, folder=folder)
+            where = f"{user}/{args[0]}" if args else user
+            log.failure("handling a change in {where} failed", where=where)
 
     # -- rescanning ------------------------------------------------------------------
     def _overflow(self) -> None:

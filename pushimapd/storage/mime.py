@@ -24,7 +24,6 @@ from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import Iterable, List, Optional, Tuple, Union
 
-
 __all__ = ["normalize_crlf", "ParsedMessage", "decode_rfc2047", "UnknownTransferEncoding"]
 
 MAX_DEPTH = 64  # deeper nesting is treated as opaque text
@@ -389,13 +388,9 @@ class ParsedMessage:
         self.raw = bytes(raw)
 
     @cached_property
-    def _root(self) -> _Entity:
-        return _Entity(self.raw, 0, len(self.raw))
-
-    @property
     def root(self) -> _Entity:
         """The top-level entity (what ENVELOPE and BODYSTRUCTURE are rendered from)."""
-        return self._root
+        return _Entity(self.raw, 0, len(self.raw))
 
     def section(self, part: Tuple[int, ...], text: Optional[str],
                 fields: Tuple[str, ...] = ()) -> Optional[bytes]:
@@ -405,8 +400,8 @@ class ParsedMessage:
         if not part:
             if text is None:
                 return self.raw
-            return self._message_section(self._root, text, fields)
-        node = _resolve(self._root, part)
+            return self._message_section(self.root, text, fields)
+        node = _resolve(self.root, part)
         if node is None:
             return None
         if text is None:
@@ -435,36 +430,36 @@ class ParsedMessage:
         part = tuple(part or ())
         if not part:
             return self.raw
-        node = _resolve(self._root, part)
+        node = _resolve(self.root, part)
         return None if node is None else _binary_decode(node)
 
     def header_raw(self, name: str) -> Optional[bytes]:
         """First value of a top-level header field, unfolded, undecoded."""
-        return self._root.header(name.lower())
+        return self.root.header(name.lower())
 
     def header_raw_values(self, name: str) -> List[bytes]:
         """Every value of a top-level header field, unfolded, undecoded."""
         key = name.lower()
-        root = self._root
+        root = self.root
         return [_unfold(self.raw[col:end]) for k, _, end, col in root.fields if k == key]
 
     def header_values(self, name: str) -> List[str]:
         """Top-level values of a header, unfolded and RFC 2047-decoded."""
         key = name.lower()
-        root = self._root
+        root = self.root
         return [decode_rfc2047(_unfold(self.raw[col:end]).decode("utf-8", "replace"))
                 for k, _, end, col in root.fields if k == key]
 
     def search_text(self) -> str:
         """Decoded text of every text/* part (including inside attached messages)."""
         out: List[str] = []
-        _collect_text(self._root, out)
+        _collect_text(self.root, out)
         return "\n".join(out)
 
     def body_texts(self) -> Iterable[Tuple[bytes, str]]:
         """(subtype, decoded text) of each text/* part that is not an
         attachment, in order, without stepping into attached messages."""
-        stack = [self._root]
+        stack = [self.root]
         while stack:
             ent = stack.pop(0)
             kids = ent.children
@@ -479,7 +474,7 @@ class ParsedMessage:
             yield subtype, _to_text(_transfer_decode(ent), charset)
 
     def sent_date(self) -> Optional[datetime.date]:
-        value = self._root.header("date")
+        value = self.root.header("date")
         if not value:
             return None
         try:
